@@ -1,0 +1,104 @@
+"""The canonical in-memory form of light curves that every reader returns and the cleaner and store consume.
+
+One row per observation in ``obs`` and one row per object in ``objects``: a long table is what
+survey files are closest to, and it concatenates cheaply across files and shards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+
+from astroflow.errors import InputError
+
+OBS_COLUMNS = ("object_id", "time", "band", "value", "error")
+QUANTITIES = {"mag": "mag", "flux": None}  # flux units vary by survey (nJy, FLUXCAL, e-/s)
+
+
+@dataclass
+class Catalogue:
+    """Light curves of many objects in long form.
+
+    obs: object_id (str), time (float64, MJD days), band (str name), value and error (float64,
+        in ``unit``; ``quantity`` says whether they are magnitudes or fluxes).
+    objects: object_id (str, unique) and label (str, missing = unknown); optional ra, dec (deg),
+        redshift, split ("train"/"test"), and any per-object metadata a reader found.
+    sources: file path -> sha256 of every input file, for provenance.
+    """
+
+    obs: pd.DataFrame
+    objects: pd.DataFrame
+    quantity: str = "mag"
+    unit: str = "mag"
+    survey: str = ""
+    bands: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.quantity not in QUANTITIES:
+            raise ValueError(f"quantity must be one of {sorted(QUANTITIES)}, not {self.quantity!r}")
+        missing = [c for c in OBS_COLUMNS if c not in self.obs.columns]
+        if missing:
+            raise ValueError(f"obs table lacks columns {missing}")
+        if "object_id" not in self.objects.columns:
+            raise ValueError("objects table lacks column 'object_id'")
+        if "label" not in self.objects.columns:
+            self.objects = self.objects.assign(label=pd.Series(pd.NA, index=self.objects.index, dtype="string"))
+        if not self.bands:
+            self.bands = sorted(pd.unique(self.obs["band"].astype(str)))
+
+    @property
+    def n_objects(self) -> int:
+        return len(self.objects)
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.obs)
+
+    def quantity_of(self, column: str) -> u.Quantity:
+        """A column of ``obs`` as an astropy Quantity (time in days, value/error in ``unit``)."""
+        unit = u.day if column == "time" else u.Unit(self.unit)
+        return np.asarray(self.obs[column], dtype=np.float64) * unit
+
+    @classmethod
+    def empty(cls, **kwargs) -> "Catalogue":
+        obs = pd.DataFrame({"object_id": pd.Series(dtype=str), "time": pd.Series(dtype=np.float64),
+                            "band": pd.Series(dtype=str), "value": pd.Series(dtype=np.float64),
+                            "error": pd.Series(dtype=np.float64)})
+        return cls(obs=obs, objects=pd.DataFrame({"object_id": pd.Series(dtype=str)}), **kwargs)
+
+
+def concat(catalogues: list[Catalogue]) -> Catalogue:
+    """Join catalogues of the same survey and quantity (for example one per file of a shard)."""
+    if not catalogues:
+        raise ValueError("nothing to concatenate")
+    first = catalogues[0]
+    for c in catalogues[1:]:
+        if (c.quantity, c.unit) != (first.quantity, first.unit):
+            raise ValueError(f"cannot mix {first.quantity} [{first.unit}] with {c.quantity} [{c.unit}]")
+    bands = list(dict.fromkeys(b for c in catalogues for b in c.bands))
+    objects = pd.concat([c.objects for c in catalogues], ignore_index=True)
+    objects = objects.drop_duplicates("object_id", keep="first").reset_index(drop=True)
+    return Catalogue(
+        obs=pd.concat([c.obs for c in catalogues], ignore_index=True),
+        objects=objects,
+        quantity=first.quantity,
+        unit=first.unit,
+        survey=first.survey,
+        bands=bands,
+        sources={k: v for c in catalogues for k, v in c.sources.items()},
+    )
+
+
+def to_numeric(values, path, field: str, first_line: int = 2) -> np.ndarray:
+    """Parse a column as float64, naming the first line and text that is not a number."""
+    parsed = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    raw = pd.Series(values)
+    bad = np.isnan(parsed) & raw.notna().to_numpy() & ~raw.astype(str).str.strip().str.lower().isin(
+        ["nan", "", "inf", "-inf", "+inf", "infinity", "-infinity", "null", "none", "na", "n/a"]).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(path, f"not a number: {str(raw.iloc[i])!r}", line=first_line + i, field=field)
+    return parsed

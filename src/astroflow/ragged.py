@@ -1,0 +1,56 @@
+"""Light curves as contiguous ragged arrays in memory: the layout of the store, ready for vectorised work.
+
+Observations of object ``i`` are ``slice(offset[i], offset[i] + row_size[i])`` of the obs arrays,
+sorted by time within the object; bands are interleaved and told apart by ``band`` codes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Ragged:
+    time: np.ndarray       # float64 (n_obs,), MJD
+    value: np.ndarray      # float32 (n_obs,), magnitude or flux
+    error: np.ndarray      # float32 (n_obs,)
+    band: np.ndarray       # int8 (n_obs,), index into ``bands``
+    row_size: np.ndarray   # int64 (n_objects,)
+    label: np.ndarray = None   # int64 (n_objects,), -1 unknown
+    object_id: np.ndarray = None  # str (n_objects,)
+    bands: list[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.row_size = np.asarray(self.row_size, dtype=np.int64)
+        n = len(self.row_size)
+        if self.label is None:
+            self.label = np.full(n, -1, dtype=np.int64)
+        if self.object_id is None:
+            self.object_id = np.arange(n).astype(str)
+        if int(self.row_size.sum()) != len(self.time):
+            raise ValueError(f"row sizes add up to {int(self.row_size.sum())} but there are {len(self.time)} observations")
+
+    @property
+    def offset(self) -> np.ndarray:
+        """Start of each object in the obs arrays."""
+        return np.concatenate([[0], np.cumsum(self.row_size)[:-1]]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.row_size)
+
+    def object(self, i: int) -> dict[str, np.ndarray]:
+        """One object's observations (views, not copies)."""
+        start = int(self.offset[i])
+        s = slice(start, start + int(self.row_size[i]))
+        return {"time": self.time[s], "value": self.value[s], "error": self.error[s], "band": self.band[s]}
+
+    def subset(self, index) -> "Ragged":
+        """A new Ragged holding the chosen objects, in the order given."""
+        index = np.asarray(index, dtype=np.int64)
+        starts, sizes = self.offset[index], self.row_size[index]
+        obs = np.repeat(starts - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes) + np.arange(sizes.sum())
+        return Ragged(time=self.time[obs], value=self.value[obs], error=self.error[obs], band=self.band[obs],
+                      row_size=sizes, label=self.label[index], object_id=self.object_id[index],
+                      bands=list(self.bands), class_names=list(self.class_names))
