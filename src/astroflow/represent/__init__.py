@@ -1,0 +1,1 @@
+"""Representations of light curves and spectra that models consume."""

@@ -1,0 +1,1 @@
+"""Where light curves come from: download registry, survey readers, simulators."""

@@ -1,0 +1,35 @@
+"""Survey file formats: one module per format, each with ``discover`` and ``read``.
+
+``discover(root, **options)`` lists the units of a data set (a file, or a tuple of files that belong
+together such as a SNANA HEAD/PHOT pair) in a fixed order, so that shards are reproducible;
+``read(unit, **options)`` returns a :class:`~astroflow.catalogue.Catalogue`. A format is named by its
+module, so adding a format is adding a file.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+
+from astroflow.catalogue import Catalogue
+from astroflow.errors import ConfigError
+
+
+def names() -> list[str]:
+    """All format names available."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name != "common")
+
+
+def get(name: str) -> ModuleType:
+    if name not in names():
+        raise ConfigError("format", f"unknown format {name!r}; known formats: {', '.join(names())}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def discover(name: str, root: str | Path, **options) -> list:
+    return get(name).discover(Path(root), **options)
+
+
+def read(name: str, unit, **options) -> Catalogue:
+    return get(name).read(unit, **options)
