@@ -1,0 +1,37 @@
+from pathlib import Path
+
+from astroflow.datasets import resolve
+from astroflow.workflow import export_pythonpath
+
+export_pythonpath(Path(workflow.basedir) / "src")
+
+RESULTS = config["results"]
+DATASETS = [config["dataset"]] if isinstance(config["dataset"], str) else config["dataset"]
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_\-]+",
+    shard=r"\d+",
+
+
+def spec(wildcards):
+    return resolve(wildcards.dataset, config, RESULTS)
+
+
+def raw_input(wildcards):
+    """What ingest reads: simulated or downloaded files made by a rule, or the user's own files in place."""
+    s = spec(wildcards)
+    if s.kind == "simulate":
+        return f"{RESULTS}/{wildcards.dataset}/raw/simulated"
+    if s.kind == "survey":
+        return f"{RESULTS}/{wildcards.dataset}/raw/downloaded"
+    return str(s.root)
+
+
+def shard_outputs(wildcards, suffix):
+    n = spec(wildcards).shards
+    return [f"{RESULTS}/{wildcards.dataset}/shards/{i}{suffix}" for i in range(n)]
+
+
+def all_targets():
+    return [f"{RESULTS}/{d}/lightcurves.zarr" for d in DATASETS]
