@@ -1,0 +1,74 @@
+"""The workflow end to end on config/ci.yaml, as a user runs it (a Snakemake subprocess)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--configfile", str(ROOT / "config" / "ci.yaml"),
+           "--cores", "2", *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wf")
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return workdir
+
+
+@pytest.mark.workflow
+def test_store_opens_with_xarray(ci_run):
+    ds = xr.open_zarr(ci_run / "results" / "ci" / "lightcurves.zarr")
+    for var in ("time", "mag", "mag_err", "band"):
+        assert ds[var].dims == ("obs",)
+    for var in ("object_id", "row_size", "label"):
+        assert ds[var].dims == ("object",)
+    assert int(ds.row_size.sum()) == ds.sizes["obs"]
+    assert ds.time.dtype == "float64" and ds.mag.dtype == "float32"
+    assert ds.attrs["bands"] == ["B", "R"]
+    assert len(ds.attrs["class_names"]) == 11
+    prov = ds.attrs["provenance"]
+    assert prov["config_hash"] and prov["code_version"] and prov["inputs"]
+
+
+@pytest.mark.workflow
+def test_qc_accounts_for_every_object(ci_run):
+    qc = pd.read_parquet(ci_run / "results" / "ci" / "qc.parquet")
+    summary = json.loads((ci_run / "results" / "ci" / "ingest_summary.json").read_text())
+    assert len(qc) == 11 * 8 == summary["objects_in"]
+    assert summary["objects_kept"] == int(qc["kept"].sum())
+    assert (qc.loc[~qc["kept"], "reason"] != "").all()
+
+
+@pytest.mark.workflow
+def test_rerun_does_nothing(ci_run):
+    proc = snakemake(ci_run, "-n")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_bad_config_names_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets:\n  ci:\n    shards: 0\n")
+    proc = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "['datasets']['ci']['shards']" in out and "minimum" in out
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    proc = snakemake(tmp_path, "-n", "--workflow-profile", str(ROOT / "profiles" / "slurm"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ingest" in proc.stdout
