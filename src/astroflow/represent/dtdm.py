@@ -35,19 +35,19 @@ class Series:
 
     @property
     def offset(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.row_size)[:-1]]).astype(np.int64)
+        return np.cumsum(self.row_size) - self.row_size
 
     def fold(self, array: np.ndarray) -> np.ndarray:
         """Reshape a per-series array to (n_objects, n_bands, ...) when split by band; leave it when merged."""
         if self.n_bands == 1:
             return array
-        return array.reshape(-1, self.n_bands, *array.shape[1:])
+        return array.reshape(len(array) // self.n_bands, self.n_bands, *array.shape[1:])
 
 
 def _object_error(ragged: Ragged, obs: int, problem: str, field: str) -> InputError:
     obj = int(np.searchsorted(np.cumsum(ragged.row_size), obs, side="right"))
     position = obs - int(ragged.offset[obj])
-    return InputError(f"object {ragged.object_id[obj]}", f"{problem} at observation {position}", field=field)
+    return InputError(f"object {ragged.object_id[obj]}", f"observation {position}: {problem}", field=field)
 
 
 def series(ragged: Ragged, per_band: bool = False, repair: bool = False) -> Series:
@@ -63,7 +63,7 @@ def series(ragged: Ragged, per_band: bool = False, repair: bool = False) -> Seri
     for name, array in (("time", time), ("value", value)):
         bad = np.flatnonzero(~np.isfinite(array))
         if bad.size:
-            raise _object_error(ragged, int(bad[0]), f"{bad.size} non-finite {name}(s) in the input, the first", name)
+            raise _object_error(ragged, int(bad[0]), f"non-finite {name} ({bad.size} in all)", name)
     n_objects = len(ragged)
     key = np.repeat(np.arange(n_objects, dtype=np.int64), ragged.row_size)
     n_bands = 1
@@ -179,7 +179,7 @@ def subsample(ragged: Ragged, seed: int, max_step: int = 2, max_offset: int | np
     top = np.minimum(np.broadcast_to(max_offset, (n,)), np.maximum(ragged.row_size - 1, 0))
     start = rng.integers(0, top, endpoint=True)
     obj = np.repeat(np.arange(n), ragged.row_size)
-    rel = np.arange(len(ragged.time)) - (ragged.offset + start)[obj]
+    rel = np.arange(len(ragged.time)) - (np.cumsum(ragged.row_size) - ragged.row_size + start)[obj]
     keep = (rel >= 0) & (rel % step[obj] == 0)
     return Ragged(time=ragged.time[keep], value=ragged.value[keep], error=ragged.error[keep],
                   band=ragged.band[keep], row_size=np.bincount(obj[keep], minlength=n),
