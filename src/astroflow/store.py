@@ -1,0 +1,403 @@
+"""The light-curve store: one Zarr v3 group per data set, laid out as a CF contiguous ragged array.
+
+Layout (CF-1.11 discrete sampling geometry, featureType ``timeSeries``)::
+
+    dimension obs      time (float64, MJD in days), mag or flux and mag_err or flux_err (float32, with units),
+                       band (int8 code into the ``bands`` attribute)
+    dimension object   object_id (str), row_size (int64, sample_dimension "obs"), offset (int64),
+                       label (int64 code into ``class_names``, -1 unknown),
+                       optional ra, dec (deg), redshift, period (d) (float64, NaN unknown), split (str)
+    group qc           the cleaner's per-object QC table (kept and dropped objects), one array per column
+                       along dimension ``row``, column order in the group's ``columns`` attribute
+
+Objects are contiguous along ``obs`` and sorted by time within each object, so one object is one slice and a
+whole store loads into :class:`~astroflow.ragged.Ragged` with one read per variable. Arrays are chunked along
+their dimension (``chunk_obs``) and chunks are grouped into shards (``shard_obs``), so a store of millions of
+objects is a few files per variable. Global attributes: survey, bands, class_names, quantity, units, featureType,
+Conventions, and provenance (a JSON string, so the attributes stay CF/netCDF-compatible; decoded by
+:attr:`LightCurveStore.attrs`).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+from zarr.codecs import BloscCodec
+
+from astroflow.catalogue import Catalogue
+from astroflow.errors import InputError
+from astroflow.ragged import Ragged
+
+log = logging.getLogger("astroflow.store")
+
+# Bit-shuffled zstd: times, magnitudes and small integer codes all compress well and decode at GB/s.
+COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
+OPTIONAL_FLOAT = {
+    "ra": {"units": "degree", "long_name": "right ascension (ICRS)"},
+    "dec": {"units": "degree", "long_name": "declination (ICRS)"},
+    "redshift": {"units": "1", "long_name": "redshift"},
+    "period": {"units": "d", "long_name": "period"},
+}
+OPTIONAL_STR = {"split": {"long_name": "split or fold assignment"}}
+OBJECT_VARS = ("object_id", "row_size", "offset", "label")
+
+
+def to_ragged(cat: Catalogue, class_names: list[str] | None = None) -> Ragged:
+    """The catalogue as ragged arrays in the order of ``cat.objects``, each object's observations sorted by time.
+
+    Labels become codes into ``class_names`` (default: the sorted distinct labels), bands codes into ``cat.bands``.
+    """
+    ids = cat.objects["object_id"].astype(str)
+    if ids.duplicated().any():
+        raise ValueError(f"object ids repeat in the objects table, e.g. {ids[ids.duplicated()].iloc[0]!r}")
+    obj = _codes(cat.obs["object_id"], ids, "object_id", "the objects table")
+    if len(cat.bands) > np.iinfo(np.int8).max:
+        raise ValueError(f"{len(cat.bands)} bands do not fit int8 band codes")
+    band = _codes(cat.obs["band"], cat.bands, "band", f"the bands {cat.bands}").astype(np.int8)
+    labels = cat.objects["label"]
+    known = labels.notna().to_numpy()
+    if class_names is None:
+        class_names = sorted(pd.unique(labels[known].astype(str)))
+    label = np.full(len(ids), -1, dtype=np.int64)
+    label[known] = _codes(labels[known], class_names, "label", f"class_names {class_names}")
+    time = cat.obs["time"].to_numpy(dtype=np.float64)
+    if not np.isfinite(time).all():
+        bad = int(np.flatnonzero(~np.isfinite(time))[0])
+        raise ValueError(f"non-finite time {time[bad]} for object {cat.obs['object_id'].iloc[bad]!r}: clean first")
+    value = cat.obs["value"].to_numpy(dtype=np.float32)
+    error = cat.obs["error"].to_numpy(dtype=np.float32)
+    same = obj[1:] == obj[:-1]
+    if not (np.all(obj[1:] >= obj[:-1]) and np.all(time[1:][same] >= time[:-1][same])):
+        order = np.lexsort((time, obj))
+        obj, time, value, error, band = obj[order], time[order], value[order], error[order], band[order]
+    return Ragged(time=time, value=value, error=error, band=band, row_size=np.bincount(obj, minlength=len(ids)),
+                  label=label, object_id=ids.to_numpy(dtype=str), bands=list(cat.bands), class_names=list(class_names))
+
+
+def write_store(cat: Catalogue, path: str | Path, *, class_names: list[str] | None = None,
+                provenance: dict | None = None, qc: pd.DataFrame | None = None, chunk_obs: int = 65536,
+                shard_obs: int = 4_194_304) -> None:
+    """Write a catalogue as a store at ``path``, atomically (an existing store is replaced only on success).
+
+    ``provenance`` (config hash, code version, ...) is stored as given; the catalogue's input checksums are added
+    under ``inputs`` unless the caller gave that key. An empty catalogue gives a valid store of zero objects.
+    """
+    _check_chunking(chunk_obs, shard_obs)
+    ragged = to_ragged(cat, class_names)
+    record = dict(provenance or {})
+    if cat.sources:
+        record.setdefault("inputs", dict(cat.sources))
+    if not len(ragged):
+        log.warning("writing an empty store (no objects) to %s", path)
+    optional = [c for c in (*OPTIONAL_FLOAT, *OPTIONAL_STR) if c in cat.objects.columns]
+    with _atomic(path) as tmp:
+        arrays = _create_layout(tmp, survey=cat.survey, quantity=cat.quantity, units=cat.unit, bands=ragged.bands,
+                                class_names=ragged.class_names, provenance=record, optional=optional,
+                                n_obs=len(ragged.time), n_objects=len(ragged), chunk=chunk_obs, shard=shard_obs)
+        data = {"time": ragged.time, cat.quantity: ragged.value, f"{cat.quantity}_err": ragged.error,
+                "band": ragged.band, "object_id": ragged.object_id, "row_size": ragged.row_size,
+                "offset": ragged.offset, "label": ragged.label}
+        data.update({c: _optional_column(cat.objects[c], c) for c in optional})
+        for name, values in data.items():
+            arrays[name][:] = values
+        if qc is not None:
+            _write_table(tmp, "qc", qc, chunk_obs, shard_obs)
+        _consolidate(tmp)
+
+
+def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: dict | None = None) -> None:
+    """Join shard stores into one, streaming a block at a time, so memory stays bounded by a shard.
+
+    Bands and class names become the union over shards in order of first appearance, and band and label codes
+    are remapped to it. Provenance is ``provenance`` if given, else the first shard's with the union of all
+    shards' ``inputs``. Chunking follows the first shard.
+    """
+    stores = [LightCurveStore(p) for p in paths]
+    if not stores:
+        raise ValueError("merge_stores needs at least one shard store")
+    first = stores[0]
+    for s in stores[1:]:
+        if (s.quantity, s.units) != (first.quantity, first.units):
+            raise ValueError(f"cannot merge {s.path} ({s.quantity} [{s.units}]) with {first.path} "
+                             f"({first.quantity} [{first.units}])")
+    bands = list(dict.fromkeys(b for s in stores for b in s.bands))
+    class_names = list(dict.fromkeys(c for s in stores for c in s.class_names))
+    optional = [c for c in (*OPTIONAL_FLOAT, *OPTIONAL_STR) if any(c in s.objects.columns for s in stores)]
+    if provenance is None:
+        provenance = dict(first.attrs["provenance"])
+        provenance["inputs"] = {k: v for s in stores for k, v in s.attrs["provenance"].get("inputs", {}).items()}
+    time = first._group["time"]
+    chunk, shard = time.chunks[0], (time.shards or time.chunks)[0]
+    surveys = list(dict.fromkeys(s.attrs["survey"] for s in stores if s.attrs["survey"]))
+    ids = pd.Index(np.concatenate([s.objects["object_id"].to_numpy(dtype=object) for s in stores]))
+    if ids.has_duplicates:
+        raise ValueError(f"object {ids[ids.duplicated()][0]!r} is in more than one shard store")
+    with _atomic(out_path) as tmp:
+        arrays = _create_layout(tmp, survey=",".join(surveys), quantity=first.quantity, units=first.units,
+                                bands=bands, class_names=class_names, provenance=provenance, optional=optional,
+                                n_obs=sum(s.n_obs for s in stores), n_objects=sum(s.n_objects for s in stores),
+                                chunk=chunk, shard=shard)
+        writers = {name: _Appender(a) for name, a in arrays.items()}
+        n_obs = 0
+        for s in stores:
+            band_code = np.array([bands.index(b) for b in s.bands], dtype=np.int8)
+            label_code = np.array([class_names.index(c) for c in s.class_names] + [-1], dtype=np.int64)
+            for start in range(0, s.n_obs, shard):
+                block = slice(start, min(start + shard, s.n_obs))
+                for name in ("time", s.quantity, f"{s.quantity}_err"):
+                    writers[name].append(s._group[name][block])
+                writers["band"].append(band_code[s._group["band"][block]])
+            objects = s.objects
+            writers["object_id"].append(objects["object_id"].to_numpy(dtype=object))
+            writers["row_size"].append(objects["row_size"].to_numpy())
+            writers["offset"].append(objects["offset"].to_numpy() + n_obs)
+            writers["label"].append(label_code[objects["label"].to_numpy()])
+            for c in optional:
+                column = objects[c] if c in objects else pd.Series(np.full(len(objects), pd.NA), dtype=object)
+                writers[c].append(_optional_column(column, c))
+            n_obs += s.n_obs
+        for w in writers.values():
+            w.close()
+        tables = [s.qc for s in stores]
+        if any(t is not None for t in tables):
+            if any(t is None for t in tables):
+                raise ValueError("some shard stores have a QC table and some do not")
+            _write_table(tmp, "qc", pd.concat(tables, ignore_index=True), chunk, shard)
+        _consolidate(tmp)
+
+
+class LightCurveStore:
+    """Read access to a store: object table in memory, observations read on demand."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "zarr.json").is_file():
+            raise InputError(self.path, "no light-curve store here (no zarr.json)")
+        self._group = zarr.open_group(self.path, mode="r")
+        attrs = dict(self._group.attrs)
+        missing = [k for k in ("quantity", "bands", "class_names", "provenance") if k not in attrs]
+        missing += [v for v in ("time", "band", *OBJECT_VARS) if v not in self._group]
+        if missing:
+            raise InputError(self.path, f"not an astroflow light-curve store: lacks {missing}")
+        attrs["provenance"] = json.loads(attrs["provenance"])
+        self.attrs: dict = attrs
+        self.quantity: str = attrs["quantity"]
+        self.units: str = attrs["units"]
+        self.bands: list[str] = list(attrs["bands"])
+        self.class_names: list[str] = list(attrs["class_names"])
+        self._objects: pd.DataFrame | None = None
+
+    @property
+    def n_objects(self) -> int:
+        return self._group["row_size"].shape[0]
+
+    @property
+    def n_obs(self) -> int:
+        return self._group["time"].shape[0]
+
+    def __len__(self) -> int:
+        return self.n_objects
+
+    @property
+    def objects(self) -> pd.DataFrame:
+        """Per-object variables (object_id, row_size, offset, label and the optional ones), read once."""
+        if self._objects is None:
+            names = [n for n in (*OBJECT_VARS, *OPTIONAL_FLOAT, *OPTIONAL_STR) if n in self._group]
+            self._objects = pd.DataFrame({n: _read_column(self._group[n]) for n in names})
+        return self._objects
+
+    @property
+    def qc(self) -> pd.DataFrame | None:
+        """The cleaner's QC table stored with the light curves, or None when none was given."""
+        if "qc" not in self._group:
+            return None
+        table = self._group["qc"]
+        return pd.DataFrame({c: _read_column(table[c]) for c in table.attrs["columns"]})
+
+    def load(self, index=None) -> Ragged:
+        """All objects, or those at ``index`` in that order, as in-memory ragged arrays."""
+        objects = self.objects
+        names = ("time", self.quantity, f"{self.quantity}_err", "band")
+        if index is None:
+            obs = {n: self._group[n][:] for n in names}
+        else:
+            index = np.asarray(index, dtype=np.int64).reshape(-1)
+            if len(index) and (index.min() < -self.n_objects or index.max() >= self.n_objects):
+                raise IndexError(f"object index out of range for a store of {self.n_objects} objects")
+            objects = objects.iloc[index]
+            sizes = objects["row_size"].to_numpy()
+            starts = objects["offset"].to_numpy()
+            pos = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+            # Scattered reads decode only the chunks they touch; a large share is quicker read whole.
+            read = (lambda a: a[:][pos]) if len(pos) > self.n_obs // 8 else (lambda a: a.oindex[pos])
+            obs = {n: read(self._group[n]) for n in names}
+        return Ragged(time=obs["time"], value=obs[names[1]], error=obs[names[2]], band=obs["band"],
+                      row_size=objects["row_size"].to_numpy(), label=objects["label"].to_numpy(),
+                      object_id=objects["object_id"].to_numpy(dtype=str), bands=list(self.bands),
+                      class_names=list(self.class_names))
+
+    def lightcurve(self, i: int) -> dict:
+        """One object's observations, read without loading the rest of the store."""
+        row = self.objects.iloc[i]
+        s = slice(int(row["offset"]), int(row["offset"] + row["row_size"]))
+        g = self._group
+        return {"object_id": row["object_id"], "label": int(row["label"]), "time": g["time"][s],
+                "value": g[self.quantity][s], "error": g[f"{self.quantity}_err"][s], "band": g["band"][s]}
+
+    def to_xarray(self) -> xr.Dataset:
+        """The store as a lazy xarray Dataset (what ``xarray.open_zarr(path)`` gives)."""
+        return xr.open_zarr(self.path)
+
+
+def _codes(values: pd.Series, names, field: str, where: str) -> np.ndarray:
+    """Positions of ``values`` in ``names``; factorising first keeps the hashing to the distinct values."""
+    codes, uniques = pd.factorize(values)
+    lut = pd.Index(list(names)).get_indexer(pd.Index(uniques).astype(str))
+    if (lut < 0).any() or (codes < 0).any():
+        unknown = [u for u, k in zip(uniques, lut) if k < 0][:5] if (lut < 0).any() else ["<missing>"]
+        raise ValueError(f"{field} values not in {where}: {unknown}")
+    return lut[codes]
+
+
+def _optional_column(column: pd.Series, name: str) -> np.ndarray:
+    if name in OPTIONAL_FLOAT:
+        return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    return column.astype(object).where(column.notna(), "").astype(str).to_numpy(dtype=object)
+
+
+def _check_chunking(chunk: int, shard: int) -> None:
+    if chunk < 1 or shard < chunk or shard % chunk:
+        raise ValueError(f"shard_obs ({shard}) must be a positive multiple of chunk_obs ({chunk})")
+
+
+def _create_layout(path: Path, *, survey: str, quantity: str, units: str, bands: list[str], class_names: list[str],
+                   provenance: dict, optional: list[str], n_obs: int, n_objects: int, chunk: int,
+                   shard: int) -> dict[str, zarr.Array]:
+    """Create the store's group and its empty arrays with their CF attributes; the one place the layout lives."""
+    group = zarr.open_group(path, mode="w", attributes={
+        "Conventions": "CF-1.11", "featureType": "timeSeries", "survey": survey, "bands": list(bands),
+        "class_names": list(class_names), "quantity": quantity, "units": units,
+        "provenance": json.dumps(provenance, sort_keys=True, default=str)})
+    meaning = {"mag": "magnitude", "flux": "flux"}[quantity]
+    variables = {
+        "time": ("obs", np.float64, {"units": "d", "standard_name": "time", "long_name": "Modified Julian Date",
+                                     "axis": "T"}),
+        quantity: ("obs", np.float32, {"units": units, "long_name": meaning, "coordinates": "time",
+                                       "ancillary_variables": f"{quantity}_err"}),
+        f"{quantity}_err": ("obs", np.float32, {"units": units, "long_name": f"{meaning} uncertainty (1 sigma)",
+                                                "coordinates": "time"}),
+        "band": ("obs", np.int8, {"long_name": "photometric band", "coordinates": "time",
+                                  "flag_values": list(range(len(bands))), "flag_meanings": _meanings(bands)}),
+        "object_id": ("object", str, {"cf_role": "timeseries_id", "long_name": "object identifier"}),
+        "row_size": ("object", np.int64, {"sample_dimension": "obs", "long_name": "number of observations"}),
+        "offset": ("object", np.int64, {"long_name": "index of the object's first observation along obs"}),
+        "label": ("object", np.int64, {"long_name": "class code, -1 unknown",
+                                       "flag_values": list(range(-1, len(class_names))),
+                                       "flag_meanings": _meanings(["unknown", *class_names])}),
+    }
+    variables.update({c: ("object", np.float64, OPTIONAL_FLOAT[c]) for c in optional if c in OPTIONAL_FLOAT})
+    variables.update({c: ("object", str, OPTIONAL_STR[c]) for c in optional if c in OPTIONAL_STR})
+    sizes = {"obs": n_obs, "object": n_objects}
+    return {name: _create_array(group, name, dim, sizes[dim], dtype, attrs, chunk, shard)
+            for name, (dim, dtype, attrs) in variables.items()}
+
+
+def _create_array(group: zarr.Group, name: str, dim: str, size: int, dtype, attrs: dict, chunk: int,
+                  shard: int) -> zarr.Array:
+    compressors = "auto" if dtype is str else COMPRESSOR
+    return group.create_array(name, shape=(size,), dtype=dtype, chunks=(chunk,), shards=(shard,),
+                              compressors=compressors, dimension_names=[dim], attributes=attrs)
+
+
+def _meanings(names: list[str]) -> str:
+    """CF flag_meanings: blank-separated words, so blanks inside a name become underscores."""
+    return " ".join(str(n).replace(" ", "_") for n in names)
+
+
+def _write_table(path: Path, name: str, table: pd.DataFrame, chunk: int, shard: int) -> None:
+    """A DataFrame as a group of 1-D arrays along dimension ``row``: numbers and booleans as they are, the rest
+    as strings (missing as "")."""
+    group = zarr.open_group(path / name, mode="w", attributes={"columns": [str(c) for c in table.columns]})
+    for c in table.columns:
+        col = table[c]
+        if pd.api.types.is_bool_dtype(col) and not col.isna().any():
+            values = col.to_numpy(dtype=bool)
+        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            values = col.to_numpy(dtype=np.float64 if col.isna().any() else None, na_value=np.nan)
+        else:
+            values = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
+        dtype = str if values.dtype == object else values.dtype
+        _create_array(group, str(c), "row", len(values), dtype, {}, chunk, shard)[:] = values
+
+
+def _read_column(array: zarr.Array) -> np.ndarray:
+    values = array[:]
+    return values.astype(object) if values.dtype.kind == "T" else values
+
+
+def _consolidate(path: Path) -> None:
+    """Gather the metadata into the root zarr.json, so opening a store is one read."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        zarr.consolidate_metadata(path)
+
+
+@contextlib.contextmanager
+def _atomic(path: str | Path) -> Iterator[Path]:
+    """Build a store in a temporary folder beside ``path`` and move it into place only if building succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+class _Appender:
+    """Fills a 1-D array front to back from pieces of any size, writing whole shards so each shard file is
+    written once."""
+
+    def __init__(self, array: zarr.Array):
+        self.array = array
+        self.block = (array.shards or array.chunks)[0]
+        self.pieces: list[np.ndarray] = []
+        self.buffered = 0
+        self.written = 0
+
+    def append(self, values: np.ndarray) -> None:
+        self.pieces.append(values)
+        self.buffered += len(values)
+        if self.buffered >= self.block:
+            data = np.concatenate(self.pieces)
+            n = len(data) - len(data) % self.block
+            self._write(data[:n])
+            self.pieces, self.buffered = [data[n:]], len(data) - n
+
+    def close(self) -> None:
+        if self.buffered:
+            self._write(np.concatenate(self.pieces))
+        if self.written != self.array.shape[0]:
+            raise RuntimeError(f"wrote {self.written} of {self.array.shape[0]} values of {self.array.path}")
+
+    def _write(self, data: np.ndarray) -> None:
+        self.array[self.written:self.written + len(data)] = data
+        self.written += len(data)
