@@ -1,0 +1,76 @@
+"""Command line: inspect formats, surveys and stores without running the workflow."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from astroflow.errors import AstroflowError
+
+
+def _formats(args) -> None:
+    from astroflow.sources import formats
+
+    for name in formats.names():
+        doc = (formats.get(name).__doc__ or "").strip().splitlines()
+        print(f"{name:12s} {doc[0] if doc else ''}")
+
+
+def _surveys(args) -> None:
+    from astroflow.sources.registry import load_registry
+
+    for name, survey in sorted(load_registry().items()):
+        print(f"{name:16s} {survey.format:11s} {survey.description}")
+
+
+def _read(args) -> None:
+    """Read a file or folder as the workflow would, and say what was found: a check for your own catalogue."""
+    from astroflow.catalogue import concat
+    from astroflow.sources import formats
+
+    options = json.loads(args.options) if args.options else {}
+    units = formats.discover(args.format, args.path, **options)
+    cat = concat([formats.read(args.format, u, **options) for u in units[: args.limit or None]])
+    print(f"{len(units)} input units; read {min(len(units), args.limit or len(units))}")
+    print(f"{cat.n_objects} objects, {cat.n_obs} observations, bands {cat.bands}, {cat.quantity} [{cat.unit}]")
+    print(cat.obs.head(10).to_string(index=False))
+
+
+def _info(args) -> None:
+    from astroflow.store import LightCurveStore
+
+    store = LightCurveStore(args.store)
+    sizes = store.objects["row_size"]
+    print(f"{args.store}: {store.n_objects} objects, {int(sizes.sum())} observations "
+          f"(median {int(sizes.median())} per object), bands {store.bands}, {store.quantity}")
+    counts = store.objects["label"].value_counts().sort_index()
+    for code, n in counts.items():
+        print(f"  {store.class_names[code] if code >= 0 else 'unlabelled':12s} {n}")
+    print(json.dumps(store.attrs.get("provenance", {}), indent=2)[:2000])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="astroflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("formats", help="list the survey file formats").set_defaults(run=_formats)
+    sub.add_parser("surveys", help="list the download registry").set_defaults(run=_surveys)
+    p = sub.add_parser("read", help="read a file or folder in a format and summarise it")
+    p.add_argument("format")
+    p.add_argument("path")
+    p.add_argument("--options", help="reader options as JSON, e.g. '{\"band\": \"V\"}'")
+    p.add_argument("--limit", type=int, default=0, help="read at most this many units")
+    p.set_defaults(run=_read)
+    p = sub.add_parser("info", help="summarise a light-curve store")
+    p.add_argument("store")
+    p.set_defaults(run=_info)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except AstroflowError as err:
+        print(f"astroflow: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
