@@ -11,8 +11,6 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 
-from astroflow.errors import InputError
-
 OBS_COLUMNS = ("object_id", "time", "band", "value", "error")
 QUANTITIES = {"mag": "mag", "flux": None}  # flux units vary by survey (nJy, FLUXCAL, e-/s)
 
@@ -63,7 +61,7 @@ class Catalogue:
         return np.asarray(self.obs[column], dtype=np.float64) * unit
 
     @classmethod
-    def empty(cls, **kwargs) -> "Catalogue":
+    def empty(cls, **kwargs) -> Catalogue:
         obs = pd.DataFrame({"object_id": pd.Series(dtype=str), "time": pd.Series(dtype=np.float64),
                             "band": pd.Series(dtype=str), "value": pd.Series(dtype=np.float64),
                             "error": pd.Series(dtype=np.float64)})
@@ -91,14 +89,3 @@ def concat(catalogues: list[Catalogue]) -> Catalogue:
         sources={k: v for c in catalogues for k, v in c.sources.items()},
     )
 
-
-def to_numeric(values, path, field: str, first_line: int = 2) -> np.ndarray:
-    """Parse a column as float64, naming the first line and text that is not a number."""
-    parsed = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
-    raw = pd.Series(values)
-    bad = np.isnan(parsed) & raw.notna().to_numpy() & ~raw.astype(str).str.strip().str.lower().isin(
-        ["nan", "", "inf", "-inf", "+inf", "infinity", "-infinity", "null", "none", "na", "n/a"]).to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(path, f"not a number: {str(raw.iloc[i])!r}", line=first_line + i, field=field)
-    return parsed

@@ -27,9 +27,9 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def discover(name: str, root: str | Path, **options) -> list:
+def discover(name: str, root: str | Path, /, **options) -> list:
     return get(name).discover(Path(root), **options)
 
 
-def read(name: str, unit, **options) -> Catalogue:
+def read(name: str, unit, /, **options) -> Catalogue:
     return get(name).read(unit, **options)

@@ -1,0 +1,193 @@
+"""Bring your own catalogue: a long table, one row per observation, in CSV, Parquet or ECSV.
+
+A data set is one file holding many objects, or a folder of files (for example one per object). Options:
+
+- ``columns``: where the canonical fields are, ``{object_id, time, band, value, error, label}`` -> column name;
+  each defaults to its own name, ``label`` to none. When ``object_id`` is not mapped and the file has no
+  ``object_id`` column, the file's name (without extension) is the object id.
+- ``band``: one band name for files without a band column (single-band data).
+- ``bands``: the survey's band names in order; bands outside it are passed on for the cleaner to record.
+- ``quantity`` (``mag`` or ``flux``) and ``unit`` (an astropy unit; ``mag`` by default for magnitudes, required
+  for fluxes unless the ECSV file declares one).
+- ``time_format``: ``mjd`` (default), ``jd``, ``hjd``, ``bjd``, or with an offset such as ``hjd-2450000``.
+- ``file_format`` (``csv``, ``parquet``, ``ecsv``; by default from the extension), ``delimiter`` (CSV, ``,``),
+  ``pattern`` (glob for files in a folder), ``survey`` (a name recorded in the catalogue).
+
+Values are passed on as read (NaN, negative errors, unsorted or repeated times included): cleaning is a later,
+recorded step. Rows are never dropped here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from astroflow.catalogue import QUANTITIES, Catalogue
+from astroflow.errors import ConfigError, InputError
+from astroflow.sources.formats import common
+
+FIELDS = ("object_id", "time", "band", "value", "error", "label")
+OPTIONS = ("columns", "band", "bands", "quantity", "unit", "time_format", "file_format", "delimiter", "pattern",
+           "survey")
+EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".ecsv": "ecsv"}
+PATTERNS = ("*.csv", "*.csv.gz", "*.csv.bz2", "*.parquet", "*.pq", "*.ecsv")
+
+
+def discover(root: Path, /, **options) -> list[Path]:
+    common.check_options(options, OPTIONS, "long")
+    return common.list_files(root, [options["pattern"]] if options.get("pattern") else PATTERNS)
+
+
+def read(source: str | Path, /, **options) -> Catalogue:
+    common.check_options(options, OPTIONS, "long")
+    path = Path(source)
+    columns, mapped = _columns(options.get("columns"))
+    if options.get("band") is not None and "band" in mapped:
+        raise ConfigError("options.band", "give either a constant band or a band column, not both")
+    quantity = options.get("quantity", "mag")
+    if quantity not in QUANTITIES:
+        raise ConfigError("options.quantity", f"must be one of {sorted(QUANTITIES)}, not {quantity!r}")
+    unit = options.get("unit") or (QUANTITIES[quantity] if quantity == "mag" else None)
+    if unit is not None:
+        _check_unit(unit)
+    time_format = options.get("time_format", "mjd")
+    common.to_mjd(np.empty(0), time_format)  # a bad time format is a config error even for an empty file
+
+    kind = options.get("file_format") or _kind(path)
+    ecsv, ecsv_units = _read_ecsv(path) if kind == "ecsv" else (None, {})
+    if kind == "csv":
+        present = common.header(path, options.get("delimiter", ","))
+    else:
+        present = ecsv.column_names if ecsv else _parquet_names(path)
+    unit = unit or ecsv_units.get(columns["value"])
+    if unit is None:
+        raise ConfigError("options.unit", "flux values need a unit (an astropy unit, e.g. nJy)")
+    ids_from_name = "object_id" not in mapped and columns["object_id"] not in present
+    wanted = [f for f in FIELDS if f in columns and not (f == "object_id" and ids_from_name)
+              and not (f == "band" and options.get("band") is not None)]
+    common.require_columns(path, present, [columns[f] for f in wanted])
+    names = list(dict.fromkeys(columns[f] for f in wanted))
+
+    if ecsv:
+        table = ecsv.select(names)
+    elif kind == "csv":
+        numeric = [columns[f] for f in ("time", "value", "error")]
+        table = common.read_table(path, names, numeric, delimiter=options.get("delimiter", ","))
+    else:
+        table = _read_parquet(path, names)
+    num = {f: common.as_float(table.column(columns[f]), path, columns[f]) for f in ("time", "value", "error")}
+    for f in ("value", "error"):
+        if columns[f] in ecsv_units:
+            num[f] = _convert(num[f], ecsv_units[columns[f]], unit, path, columns[f])
+    if ids_from_name:
+        ids = common.object_id_from(path)
+    else:
+        ids = pc.cast(table.column(columns["object_id"]), pa.string())
+        _check_ids(ids, path, columns["object_id"])
+    band = options["band"] if options.get("band") is not None else pc.cast(table.column(columns["band"]), pa.string())
+    objects = _labels(ids, table.column(columns["label"]), path, columns["label"]) if "label" in wanted else None
+    return common.catalogue(ids, common.to_mjd(num["time"], time_format), band, num["value"], num["error"],
+                            objects=objects, quantity=quantity, unit=str(unit), survey=options.get("survey", ""),
+                            bands=list(options.get("bands") or []), sources=common.sources(path))
+
+
+def _columns(mapping) -> tuple[dict[str, str], set[str]]:
+    """The column of each canonical field, and which of them the user mapped."""
+    mapping = dict(mapping or {})
+    for key in mapping:
+        if key not in FIELDS:
+            raise ConfigError(f"options.columns.{key}", f"unknown field; fields are {', '.join(FIELDS)}")
+    columns = {f: f for f in FIELDS if f != "label"} | {k: v for k, v in mapping.items() if v is not None}
+    return columns, set(mapping)
+
+
+def _check_unit(unit: str) -> None:
+    try:
+        u.Unit(unit)
+    except ValueError as err:
+        raise ConfigError("options.unit", f"{unit!r} is not an astropy unit: {err}") from None
+
+
+def _kind(path: Path) -> str:
+    name = path.name
+    for z in common.COMPRESSED:
+        name = name.removesuffix(z)
+    kind = EXTENSIONS.get(Path(name).suffix.lower())
+    if kind is None:
+        raise InputError(path, f"cannot tell the file format from the name; set option file_format to one of "
+                               f"{', '.join(sorted(set(EXTENSIONS.values())))}")
+    return kind
+
+
+def _parquet_names(path: Path) -> list[str]:
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError) as err:
+        raise InputError(path, f"not a readable Parquet file: {err}") from None
+
+
+def _read_parquet(path: Path, names: list[str]) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=names)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise InputError(path, f"not a readable Parquet file: {err}") from None
+
+
+def _read_ecsv(path: Path) -> tuple[pa.Table, dict[str, u.UnitBase]]:
+    """All columns of an ECSV file (astropy Time columns as MJD, masked entries as NaN or empty text), and the
+    units the file declares."""
+    from astropy.table import Table
+    from astropy.time import Time
+
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except (ValueError, KeyError, TypeError, IndexError, OSError) as err:
+        raise InputError(path, f"not a readable ECSV file: {err}") from None
+    data, units = {}, {}
+    for name in table.colnames:
+        col = table[name]
+        if isinstance(col, Time):
+            data[name] = pa.array(col.mjd, type=pa.float64())
+            continue
+        values = np.ma.asarray(col)
+        if np.ma.is_masked(values):
+            values = values.astype(float).filled(np.nan) if values.dtype.kind in "iuf" else values.astype(str).filled("")
+        data[name] = pa.array(np.asarray(values))
+        if getattr(col, "unit", None) is not None:
+            units[name] = col.unit
+    return pa.table(data), units
+
+
+def _convert(values: np.ndarray, have: u.UnitBase, want: str, path: Path, field: str) -> np.ndarray:
+    try:
+        return u.Quantity(values, have).to_value(want)
+    except u.UnitConversionError:
+        raise InputError(path, f"unit {have} cannot be converted to {want}", field=field) from None
+
+
+def _check_ids(ids: pa.ChunkedArray, path: Path, column: str) -> None:
+    empty = pc.or_(pc.is_null(ids), pc.equal(ids, ""))
+    if pc.any(empty).as_py():
+        row = int(pc.index(empty, True).as_py())
+        raise InputError(path, f"data row {row + 1}: empty object id", field=column)
+
+
+def _labels(ids, labels: pa.ChunkedArray, path: Path, column: str) -> pd.DataFrame:
+    """One label per object (empty text is no label); an object given two different labels is an error."""
+    labels = pc.cast(labels, pa.string())
+    labels = pc.if_else(pc.equal(labels, ""), pa.scalar(None, pa.string()), labels)
+    if isinstance(ids, str):
+        ids = pa.array([ids] * len(labels), type=pa.string())
+    pairs = pa.table({"object_id": ids, "label": labels}).group_by(["object_id", "label"]).aggregate([])
+    pairs = pairs.to_pandas().dropna(subset=["label"])
+    clash = pairs["object_id"].duplicated(keep=False)
+    if clash.any():
+        oid = pairs.loc[clash, "object_id"].iloc[0]
+        found = sorted(pairs.loc[pairs["object_id"] == oid, "label"])
+        raise InputError(path, f"object {oid!r} has more than one label: {found}", field=column)
+    return pairs.astype({"label": "string"})
