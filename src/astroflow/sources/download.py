@@ -81,7 +81,7 @@ def fetch(url: str, dest_dir: str | Path, sha256: str | None = None, retries: in
         if sha256 and sha256_tree(local) != sha256.lower():
             raise DownloadError(f"{local}: folder checksum is {sha256_tree(local)}, expected {sha256.lower()}")
         return local
-    name = local.name if local is not None else _url_file_name(url)
+    name = local.name if local is not None else url_file_name(url)
     dest_dir = Path(dest_dir)
     dest = dest_dir / name
     pinned = sha256.lower() if sha256 else None
@@ -125,7 +125,8 @@ def local_source(url: str) -> Path | None:
     return None
 
 
-def _url_file_name(url: str) -> str:
+def url_file_name(url: str) -> str:
+    """The file name a URL ends in (its path's last part)."""
     name = PurePosixPath(unquote(urlparse(url).path)).name
     if not name:
         raise DownloadError(f"{url}: the URL does not end in a file name")
@@ -267,7 +268,8 @@ def extract(archive: str | Path, dest_dir: str | Path) -> list[Path]:
     return files
 
 
-def _unsafe_path(name: str) -> str | None:
+def unsafe_path(name: str) -> str | None:
+    """Why a relative path from an archive or a config would leave its folder ('absolute path', "'..'"), or None."""
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or (path.parts and path.parts[0].endswith(":")):
         return "absolute path"
@@ -278,7 +280,7 @@ def _unsafe_path(name: str) -> str | None:
 
 def _escapes(member_dir: PurePosixPath, target: str) -> bool:
     """Whether a link target, taken relative to the member's folder, leaves the archive root (by its text)."""
-    if _unsafe_path(target) == "absolute path":
+    if unsafe_path(target) == "absolute path":
         return True
     depth = len(member_dir.parts)
     for part in PurePosixPath(target).parts:
@@ -289,7 +291,7 @@ def _escapes(member_dir: PurePosixPath, target: str) -> bool:
 
 
 def _check_tar_member(archive: Path, member: tarfile.TarInfo) -> None:
-    problem = _unsafe_path(member.name)
+    problem = unsafe_path(member.name)
     if member.isdev():
         problem = "device or FIFO file"
     elif member.issym() and _escapes(PurePosixPath(member.name).parent, member.linkname):
@@ -301,7 +303,7 @@ def _check_tar_member(archive: Path, member: tarfile.TarInfo) -> None:
 
 
 def _check_zip_member(archive: Path, info: zipfile.ZipInfo) -> None:
-    problem = _unsafe_path(info.filename)
+    problem = unsafe_path(info.filename)
     if (info.external_attr >> 16) & 0o170000 == 0o120000:
         problem = "symlinks in zip archives are not supported"
     if problem:
