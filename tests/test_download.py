@@ -188,6 +188,8 @@ def test_local_sources(tmp_path):
         fetch((src / "lc.csv").as_uri(), tmp_path / "out", sha256=sha(b"x"))
     assert not (tmp_path / "out" / "lc.csv").exists()
     assert fetch(src.as_uri(), tmp_path / "out") == src, "a local folder is used in place"
+    with pytest.raises(DownloadError, match="folder checksum"):
+        fetch(str(src), tmp_path / "out", sha256=sha(DATA))
     with pytest.raises(DownloadError, match="does not exist"):
         fetch((src / "nope.csv").as_uri(), tmp_path / "out")
 

@@ -78,9 +78,11 @@ def fetch(url: str, dest_dir: str | Path, sha256: str | None = None, retries: in
     """
     local = local_source(url)
     if local is not None and local.is_dir():
-        if sha256 and sha256_tree(local) != sha256.lower():
-            raise DownloadError(f"{local}: folder checksum is {sha256_tree(local)}, expected {sha256.lower()}")
+        if sha256 and (tree := sha256_tree(local)) != sha256.lower():
+            raise DownloadError(f"{local}: folder checksum is {tree}, expected {sha256.lower()}")
         return local
+    if local is not None and not local.is_file():
+        raise DownloadError(f"{url}: local source {local} does not exist")
     name = local.name if local is not None else url_file_name(url)
     dest_dir = Path(dest_dir)
     dest = dest_dir / name
@@ -98,8 +100,6 @@ def fetch(url: str, dest_dir: str | Path, sha256: str | None = None, retries: in
     dest_dir.mkdir(parents=True, exist_ok=True)
     with _partial(dest_dir, name) as tmp:
         if local is not None:
-            if not local.is_file():
-                raise DownloadError(f"{url}: local source {local} does not exist")
             shutil.copyfile(local, tmp)
         else:
             _download(url, tmp, dest, expected, retries, backoff, progress)
