@@ -63,13 +63,13 @@ class Grid:
         if self.kind == "edges":
             i = np.searchsorted(self.edges, x, side="right") - 1
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):  # values outside the grid are dropped below
                 if self.kind == "log":
                     lg_start = np.log10(start)
                     i = (np.log10(x) - lg_start) / ((np.log10(end) - lg_start) / self.n)
                 else:
                     i = (x - start) / ((end - start) / self.n)
-                i = np.minimum(np.trunc(np.nan_to_num(i, nan=-1.0, neginf=-1.0)), self.n - 1).astype(np.int64)
+                i = np.minimum(i.astype(np.int64), self.n - 1)  # the cast truncates toward zero, as light_curve
         return np.where((x >= start) & (x < end), i, -1)
 
 
@@ -131,11 +131,11 @@ class DmDt:
         for first in range(0, n_series, chunk):
             n = min(chunk, n_series - first)
             counts, dt_counts = np.zeros(n * n_dt * n_dm), np.zeros(n * n_dt)
-            active = np.arange(bounds[first], bounds[first + n])
+            active = np.arange(bounds[first], bounds[first + n])  # first points of pairs still to visit
+            active = active[active + 1 < end_of[active]]
             cells, dt_cells, held = [], [], 0
             lag = 1
             while active.size:
-                active = active[active + lag < end_of[active]]
                 later = active + lag
                 dt = s.time[later] - s.time[active]
                 i_dt = self.dt.index(dt)
@@ -145,8 +145,8 @@ class DmDt:
                 if "dt" in self.norm:
                     dt_cells.append(row[i_dt >= 0])
                 held += len(active)
-                active = active[dt < dt_end]  # sorted times: later partners are further still
                 lag += 1
+                active = active[(dt < dt_end) & (active + lag < end_of[active])]  # sorted: later partners are further
                 if held > _FLUSH or not active.size:
                     counts += np.bincount(np.concatenate(cells), minlength=len(counts))
                     if dt_cells:

@@ -131,8 +131,9 @@ def dtdm_cnn(ragged: Ragged, length: int = 500, per_band: bool = False, repair: 
     values = np.zeros((len(n), 2, length), dtype=np.float32)
     series_of, pos = _positions(s)
     j = np.flatnonzero((pos >= 1) & (pos < length))
-    values[series_of[j], 0, pos[j]] = s.time[j] - s.time[j - 1]
-    values[series_of[j], 1, pos[j]] = s.value[j] - s.value[j - 1]
+    flat = series_of[j] * (2 * length) + pos[j]  # flat indices scatter several times faster than 3-D ones
+    values.reshape(-1)[flat] = np.diff(s.time)[j - 1]
+    values.reshape(-1)[flat + length] = np.diff(s.value)[j - 1]
     mask = np.arange(length) < kept[:, None]
     return Sequences(values=s.fold(values), mask=s.fold(mask), length=s.fold(kept))
 
