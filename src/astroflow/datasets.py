@@ -60,11 +60,12 @@ def resolve(name: str, config: dict, results: str | Path = "results") -> Dataset
     kind = kinds[0]
     raw = Path(results) / name / "raw"
     if kind == "simulate":
-        fmt, root = "long", raw
+        fmt, root = "long", raw / "simulated"
     elif kind == "survey":
         from astroflow.sources.registry import get_survey
 
-        fmt, root = ds.get("format") or get_survey(ds["survey"]).format, raw
+        survey = get_survey(ds["survey"])
+        fmt, root = ds.get("format") or survey.format, raw / "downloaded" / survey.root
     else:
         if not ds.get("format"):
             raise ConfigError(f"{key}.format", "a data set given by path needs its format")

@@ -38,21 +38,12 @@ def simulate_dataset(config: dict, name: str, out_dir: str | Path) -> None:
 
 
 def download_dataset(config: dict, name: str, out_dir: str | Path) -> None:
-    """Fetch (and verify, and unpack) a registry survey's files; record what was fetched in MANIFEST.json."""
-    from astroflow.sources.download import extract, fetch
-    from astroflow.sources.registry import get_survey
+    """Fetch, verify and unpack a registry survey's files (the folder's SHA256SUMS records them)."""
+    from astroflow.sources.registry import fetch_survey
 
     spec = resolve(name, config, config["results"])
-    survey = get_survey(spec.section["survey"])
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = {}
-    for f in survey.files:
-        path = fetch(f.url, out, sha256=f.sha256, offline=config.get("offline", False))
-        manifest[path.name] = {"url": f.url, "sha256": provenance.sha256_file(path)}
-        if f.archive:
-            extract(path, out)
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2))
+    paths = fetch_survey(spec.section["survey"], out_dir, offline=config.get("offline", False))
+    log.info("%s: %d files in place in %s", name, len(paths), out_dir)
 
 
 def _class_names(spec: DatasetSpec) -> list[str] | None:
