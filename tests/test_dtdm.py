@@ -210,3 +210,15 @@ def test_balanced_epoch_counts_cap_and_copies():
     np.testing.assert_array_equal(again[1], copy)
     assert not np.array_equal(balanced_epoch(labels, cap=20, seed=4)[0], index)
     assert len(balanced_epoch(np.full(5, -1), cap=3, seed=0)[0]) == 0
+
+
+def test_bad_settings_are_rejected():
+    r = make([([0.0, 1.0], [1.0, 2.0])])
+    with pytest.raises(ValueError, match="length"):
+        dtdm_cnn(r, length=0)
+    with pytest.raises(ValueError, match="window"):
+        dtdm_rnn(r, window=0)
+    with pytest.raises(ValueError, match="max_step"):
+        subsample(r, seed=0, max_step=0)
+    with pytest.raises(ValueError, match="cap"):
+        balanced_epoch(np.zeros(3, int), cap=0, seed=0)

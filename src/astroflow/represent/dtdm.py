@@ -159,8 +159,7 @@ def dtdm_rnn(ragged: Ragged, window: int = 4, stride: int = 2, max_steps: int | 
     k = np.arange(len(step_of)) - np.repeat(np.cumsum(steps) - steps, steps)
     idx = (s.offset[step_of] + k * stride)[:, None] + np.arange(window)
     values = np.zeros((len(steps), max_steps, 2 * window), dtype=np.float32)
-    values[step_of, k, :window] = dt[idx]
-    values[step_of, k, window:] = dm[idx]
+    values.reshape(-1, 2 * window)[step_of * max_steps + k] = np.concatenate([dt[idx], dm[idx]], axis=1)
     mask = np.arange(max_steps) < steps[:, None]
     return Sequences(values=s.fold(values), mask=s.fold(mask), length=s.fold(steps))
 
@@ -174,6 +173,8 @@ def subsample(ragged: Ragged, seed: int, max_step: int = 2, max_offset: int | np
     points in, so pass the ``copy`` numbers from :func:`balanced_epoch`. Points are taken in time order
     across all bands.
     """
+    if max_step < 1 or np.any(np.asarray(max_offset) < 0):
+        raise ValueError(f"max_step must be at least 1 and max_offset at least 0, got {max_step}, {max_offset}")
     rng = np.random.default_rng(seed)
     n = len(ragged)
     step = rng.integers(1, max_step, size=n, endpoint=True)
