@@ -126,8 +126,7 @@ def _gather(source: Ragged, rows: np.ndarray, starts: np.ndarray, length: int, c
     mask = steps < (source.row_size[rows] - starts)[:, None]
     pos = np.where(mask, (source.offset[rows] + starts)[:, None] + steps, 0)
     if not len(source.time):  # nothing to gather from: every window is padding
-        empty = np.zeros(mask.shape)
-        out = {"time": empty, "value": empty, "error": empty, "band": empty.astype(np.int64)}
+        out = {name: np.zeros(mask.shape) for name in ("time", "value", "error", "band")}
     else:
         out = {"time": source.time[pos], "value": source.value[pos], "error": source.error[pos],
                "band": source.band[pos]}
@@ -135,14 +134,16 @@ def _gather(source: Ragged, rows: np.ndarray, starts: np.ndarray, length: int, c
 
 
 def _finish(out: dict, mask: np.ndarray, center: bool, index: np.ndarray, label: np.ndarray) -> dict:
-    """Zero-mean time and value over the real points (in float64), zero the padding, and fix the dtypes."""
+    """Zero-mean time (in float64, before the cast) and value over the real points, zero the padding, and fix
+    the dtypes. Works in place: the arrays in ``out`` are fresh copies made by the gather."""
+    pad = ~mask
     count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
-    for name in ("time", "value"):
-        values = np.where(mask, out[name], 0).astype(np.float64)
-        if center:
-            values -= values.sum(axis=1, keepdims=True) / count
-        out[name] = np.where(mask, values, 0).astype(np.float32)
-    out["error"] = np.where(mask, out["error"], 0).astype(np.float32)
-    out["band"] = np.where(mask, out["band"], 0).astype(np.int64)
+    for name, dtype in (("time", np.float64), ("value", np.float32), ("error", np.float32), ("band", np.int64)):
+        values = np.asarray(out[name], dtype=dtype)
+        np.copyto(values, 0, where=pad)
+        if center and name in ("time", "value"):
+            values -= (values.sum(axis=1, keepdims=True, dtype=np.float64) / count).astype(dtype)
+            np.copyto(values, 0, where=pad)
+        out[name] = values.astype(np.float32) if name == "time" else values
     out.update(mask=mask, index=np.asarray(index, dtype=np.int64), label=np.asarray(label, dtype=np.int64))
     return out
