@@ -188,29 +188,16 @@ def _read_whitespace(path: Path, columns, numeric, names, comment) -> pa.Table:
         raise InputError(path, "no such file") from None
     except (OSError, UnicodeDecodeError, EOFError) as err:
         raise InputError(path, f"cannot read: {err}") from None
-    fields = list(names) if names else None
-    rows, line_no = [], []
-    for n, line in enumerate(lines, start=1):
-        tokens = (line.split(comment, 1)[0] if comment else line).split()
-        if not tokens:
-            continue
-        if fields is None:
-            fields = tokens
-            continue
-        if len(tokens) != len(fields):
-            kind = "truncated row" if len(tokens) < len(fields) else "too many fields"
-            raise InputError(path, f"{kind}: expected {len(fields)} fields, found {len(tokens)}", line=n)
-        rows.append(tokens)
-        line_no.append(n)
-    if fields is None:
+    rows = [(n, tokens) for n, line in enumerate(lines, start=1)
+            if (tokens := (line.split(comment, 1)[0] if comment else line).split())]
+    if names:
+        fields = list(names)
+    elif rows:
+        fields, rows = list(rows[0][1]), rows[1:]
+    else:
         raise InputError(path, "empty file")
     require_columns(path, fields, columns)
-    data = {}
-    for c in columns:
-        i = fields.index(c)
-        text = [r[i] for r in rows]
-        data[c] = _floats(text, line_no, path, c) if c in numeric else pa.array(text, type=pa.string())
-    return pa.table(data)
+    return token_table(path, rows, fields, numeric).select(list(columns))
 
 
 def _floats(text: list[str], line_no: list[int], path: Path, field: str) -> np.ndarray:
@@ -281,7 +268,7 @@ def _strings(values, n: int) -> pd.Series:
         return pd.Series([values] * n, dtype="str")
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return pd.Series(values.to_pandas(), dtype="str")
-    return pd.Series(values, dtype="str")
+    return pd.Series(np.asarray(values, dtype=object), dtype="str")
 
 
 def token_table(path: str | Path, rows: Sequence[tuple[int, Sequence[str]]], fields: Sequence[str],
