@@ -59,18 +59,26 @@ class Grid:
 
     def index(self, x: np.ndarray) -> np.ndarray:
         """Cell of each value, -1 outside [first edge, last edge)."""
+        cell, inside = self.cells(x)
+        return np.where(inside, cell, -1)
+
+    def cells(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cell of each value (meaningless outside the grid) and whether it is inside [first edge, last edge)."""
         start, end = self.edges[0], self.edges[-1]
+        inside = (x >= start) & (x < end)
         if self.kind == "edges":
-            i = np.searchsorted(self.edges, x, side="right") - 1
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):  # values outside the grid are dropped below
-                if self.kind == "log":
-                    lg_start = np.log10(start)
-                    i = (np.log10(x) - lg_start) / ((np.log10(end) - lg_start) / self.n)
-                else:
-                    i = (x - start) / ((end - start) / self.n)
-                i = np.minimum(i.astype(np.int64), self.n - 1)  # the cast truncates toward zero, as light_curve
-        return np.where((x >= start) & (x < end), i, -1)
+            return np.searchsorted(self.edges, x, side="right") - 1, inside
+        with np.errstate(divide="ignore", invalid="ignore"):  # values outside the grid are flagged, not used
+            if self.kind == "log":
+                lg_start = np.log10(start)
+                i = np.log10(x)
+                i -= lg_start
+                i /= (np.log10(end) - lg_start) / self.n
+            else:
+                i = x - start
+                i /= (end - start) / self.n
+            i = i.astype(np.int64)  # truncates toward zero, as light_curve
+        return np.minimum(i, self.n - 1, out=i), inside
 
 
 def symmetric_log_edges(min_abs: float, max_abs: float, n_per_side: int) -> np.ndarray:
@@ -138,12 +146,12 @@ class DmDt:
             while active.size:
                 later = active + lag
                 dt = s.time[later] - s.time[active]
-                i_dt = self.dt.index(dt)
-                i_dm = self.dm.index(s.value[later] - s.value[active])
+                i_dt, in_dt = self.dt.cells(dt)
+                i_dm, in_dm = self.dm.cells(s.value[later] - s.value[active])
                 row = (series_of[active] - first) * n_dt + i_dt
-                cells.append((row * n_dm + i_dm)[(i_dt >= 0) & (i_dm >= 0)])
+                cells.append((row * n_dm + i_dm)[in_dt & in_dm])
                 if "dt" in self.norm:
-                    dt_cells.append(row[i_dt >= 0])
+                    dt_cells.append(row[in_dt])
                 held += len(active)
                 lag += 1
                 active = active[(dt < dt_end) & (active + lag < end_of[active])]  # sorted: later partners are further
