@@ -1,0 +1,118 @@
+"""Astromer: a transformer encoder of light-curve windows, pretrained by masked reconstruction.
+
+Astromer 1 (Donoso-Oliva et al. 2023) and Astromer 2 (arXiv:2502.02717): each observation's value is
+projected to the model width and summed with a sinusoidal encoding of its real time; points chosen for the
+pretraining task (see masking.py) have their input replaced by a trainable mask token. The encoder returns the
+hidden states of every layer, input embedding first, so a classifier can weigh them (heads.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from astroflow.models.layers import Block, FeedForward, TimeEncoding, check_bands, init_weights, key_mask
+
+Batch = dict[str, Tensor]
+
+
+@dataclass
+class AstromerConfig:
+    """Sizes of an Astromer encoder. The width is ``heads * head_dim``."""
+
+    layers: int = 2
+    heads: int = 4
+    head_dim: int = 64
+    ff_dim: int = 256  # the original code's "mixer" size
+    dropout: float = 0.1
+    window: int = 200  # observations per window the data loader cuts; the model itself takes any length
+    use_error: bool = False  # also project the photometric error of each point
+    n_bands: int = 0  # > 0: add a learnt band embedding to every point (a joint multiband encoder)
+    time_base: float = 10000.0
+
+    @property
+    def dim(self) -> int:
+        return self.heads * self.head_dim
+
+
+class InputEmbedding(nn.Module):
+    """Value (and error) projection, mask token for probed points, time encoding, optional band embedding."""
+
+    def __init__(self, config: AstromerConfig):
+        super().__init__()
+        self.use_error = config.use_error
+        self.n_bands = config.n_bands
+        self.value = nn.Linear(2 if config.use_error else 1, config.dim)
+        self.mask_token = nn.Parameter(torch.zeros(config.dim))
+        self.time = TimeEncoding(config.dim, config.time_base)
+        self.band = nn.Embedding(config.n_bands, config.dim) if config.n_bands else None
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, batch: Batch) -> Tensor:
+        features = batch["value"][..., None]
+        if self.use_error:
+            features = torch.cat((features, batch["error"][..., None]), dim=-1)
+        x = self.value(features)
+        token = batch.get("token_mask")
+        if token is not None:  # the whole input of a masked point is replaced: its error would hint its value
+            x = torch.where(token[..., None], self.mask_token.to(x.dtype), x)
+        x = x + self.time(batch["time"])
+        if self.band is not None:
+            x = x + self.band(check_bands(batch["band"], batch["mask"], self.n_bands))
+        return self.drop(x)
+
+
+class ReconstructionHead(nn.Module):
+    """Predicts each point's value from its last hidden state (the pretraining target)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, 1)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        return self.out(self.norm(hidden)).squeeze(-1)
+
+
+class Astromer(nn.Module):
+    """The encoder plus its reconstruction head. ``feed_forward`` builds each block's feed-forward layer (dense
+    by default; moe.py passes a routed Mixture of Experts)."""
+
+    def __init__(self, config: AstromerConfig, feed_forward: Callable[[], nn.Module] | None = None):
+        super().__init__()
+        self.config = config
+        if feed_forward is None:
+            def feed_forward():
+                return FeedForward(config.dim, config.ff_dim, config.dropout)
+        self.embed = InputEmbedding(config)
+        self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.head_dim, feed_forward(), config.dropout)
+                                    for _ in range(config.layers))
+        self.head = ReconstructionHead(config.dim)
+        init_weights(self)
+
+    @property
+    def n_hidden(self) -> int:
+        """How many hidden states ``forward`` returns."""
+        return len(self.blocks) + 1
+
+    def forward(self, batch: Batch) -> list[Tensor]:
+        """Hidden states (B, L, D) of the input embedding and of every block; rows follow ``batch['mask']``."""
+        mask = batch["mask"]
+        attn_mask = key_mask(mask)
+        x = self.embed(batch)
+        hidden = [x]
+        for block in self.blocks:
+            x = block(x, mask, attn_mask, batch.get("band"))
+            hidden.append(x)
+        return hidden
+
+    def reconstruct(self, hidden: list[Tensor], batch: Batch) -> Tensor:
+        """Predicted value (B, L) of every point from the last hidden state."""
+        return self.head(hidden[-1])
+
+
+TINY = AstromerConfig(layers=2, heads=2, head_dim=16, ff_dim=64, window=64)
+ASTROMER1 = AstromerConfig(layers=2, heads=4, head_dim=64, ff_dim=256, window=200)
+ASTROMER2 = AstromerConfig(layers=6, heads=4, head_dim=64, ff_dim=256, window=200)
