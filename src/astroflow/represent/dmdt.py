@@ -6,7 +6,9 @@ right one; a log grid places x by trunc((log10 x - log10 start) / step) and a li
 trunc((x - start) / step), as light_curve does; any other grid is given by its edges. Normalisations, also as
 light_curve: "dt" divides each dt row by the number of pairs in that dt range (whatever their dm), "max"
 divides by the map's maximum, after "dt" when both are given; "pairs" (not in light_curve) divides by the
-number of all pairs, n (n - 1) / 2, as Mahabal et al. do. Empty rows and maps stay zero.
+number of all pairs, n (n - 1) / 2, as Mahabal et al. do. Empty rows and maps stay zero. Maps come out in
+float32 and equal light_curve's float64 maps (given float64 times and magnitudes) rounded to float32; the
+tests check this on random light curves and on pairs that fall exactly on cell edges.
 
 All pairs of all light curves are visited lag by lag with NumPy (pairs (i, i + k) for k = 1, 2, ...), and a
 point stops pairing once dt reaches the end of the dt grid, so the work is the number of pairs in the map.
