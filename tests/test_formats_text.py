@@ -87,13 +87,14 @@ BAD = {  # content -> (line, words the message must contain)
 }
 
 
+@pytest.mark.parametrize("reader, name", [(macho, "x.B.dat"), (ogle3, "OGLE-LMC-CEP-0001.I.dat")])
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_macho_bad_input_names_file_and_problem(tmp_path, case):
+def test_band_file_bad_input_names_file_and_problem(tmp_path, case, reader, name):
     content, (line, *words) = BAD[case]
-    path = tmp_path / "x.B.dat"
+    path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(InputError) as err:
-        macho.read(path)
+        reader.read(path)
     assert err.value.path == str(path) and err.value.line == line
     assert all(w in str(err.value) for w in words)
 
@@ -146,17 +147,6 @@ def test_ogle3_round_trips_exactly(tmp_path_factory, rows):
     np.testing.assert_array_equal(cat.obs["time"], rows[:, 0] - 2400000.5)
     np.testing.assert_array_equal(cat.obs[["value", "error"]].to_numpy(), rows[:, 1:])
     assert cat.objects["label"].tolist() == ["LPV"]
-
-
-@pytest.mark.parametrize("case", sorted(BAD))
-def test_ogle3_bad_input_names_file_and_problem(tmp_path, case):
-    content, (line, *words) = BAD[case]
-    path = tmp_path / "OGLE-LMC-CEP-0001.I.dat"
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    with pytest.raises(InputError) as err:
-        ogle3.read(path)
-    assert err.value.path == str(path) and err.value.line == line
-    assert all(w in str(err.value) for w in words)
 
 
 # --- Sesar et al. 2010 Stripe 82 RR Lyrae --------------------------------------------------------------------
