@@ -167,6 +167,28 @@ def test_repeated_times_raise_unless_merged():
         dtdm_cnn(two, length=3)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 15), st.floats(10.0, 22.0, width=32), st.integers(0, 1)),
+                         max_size=25), max_size=8), st.booleans())
+def test_repair_sorts_and_merges_like_grouping(data, split):
+    """Shuffled times with repeats: repair gives each (object[, band]) its distinct times with mean values."""
+    r = make([([p[0] for p in c], [p[1] for p in c], [p[2] for p in c]) for c in data])
+    s = series(r, per_band=split, repair=True)
+    want_time, want_value, want_size = [], [], []
+    for c in data:
+        for band in ((0, 1) if split else (None,)):
+            groups = {}
+            for t, m, b in c:
+                if band is None or b == band:
+                    groups.setdefault(float(t), []).append(float(np.float32(m)))
+            want_time += sorted(groups)
+            want_value += [np.mean(groups[t]) for t in sorted(groups)]
+            want_size.append(len(groups))
+    np.testing.assert_array_equal(s.time, want_time)
+    np.testing.assert_allclose(s.value, want_value, rtol=1e-12)
+    np.testing.assert_array_equal(s.row_size, want_size)
+
+
 def test_band_code_outside_bands_is_rejected():
     with pytest.raises(InputError, match="band code 2") as err:
         dtdm_cnn(make([([0.0, 1.0], [1.0, 2.0], [0, 2])], bands=("g", "r")), per_band=True)
