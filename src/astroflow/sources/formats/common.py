@@ -245,8 +245,8 @@ def catalogue(object_id, time, band, value, error, *, objects: pd.DataFrame | No
               extra: dict | None = None, **kwargs) -> Catalogue:
     """A Catalogue from observation columns (arrays, or one object id for a whole file), in the order read.
 
-    The objects table lists every object id in order of first appearance, joined with ``objects`` (per-object
-    metadata with an ``object_id`` column) where given.
+    The objects table lists every object id in order of first appearance (a file's one object even when it has no
+    observations), joined with ``objects`` (per-object metadata with an ``object_id`` column) where given.
     """
     n = len(time)
     obs = pd.DataFrame({
@@ -257,7 +257,8 @@ def catalogue(object_id, time, band, value, error, *, objects: pd.DataFrame | No
         "error": np.asarray(error, dtype=np.float64),
         **(extra or {}),
     })
-    ids = pd.DataFrame({"object_id": pd.unique(obs["object_id"])})
+    ids = pd.DataFrame({"object_id": [object_id] if isinstance(object_id, str) else pd.unique(obs["object_id"])},
+                       dtype="str")
     if objects is not None:
         ids = ids.merge(objects, on="object_id", how="left", validate="one_to_one")
     return Catalogue(obs=obs, objects=ids, **kwargs)

@@ -1,0 +1,107 @@
+"""Labels and fixed splits for "bring your own catalogue": a table of object id -> raw class, mapped to the task's
+classes by glob patterns, and a list of test ids.
+
+Ids are matched after normalising text: surrounding space is ignored and integer-looking ids compare as integers
+(``"0042"``, ``"42"``, ``"42.0"`` and ``42`` are the same object), so a table written by another tool still joins.
+"""
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from astroflow.catalogue import Catalogue
+from astroflow.errors import InputError
+from astroflow.sources.formats import common
+
+log = logging.getLogger(__name__)
+
+_INTEGER = re.compile(r"[+-]?\d+(\.0*)?")
+
+
+def normalise_ids(ids) -> pd.Series:
+    """Ids as comparable text: stripped, integers without leading zeros or a trailing ``.0``."""
+    text = pd.Series(ids, dtype="str").str.strip()
+    integer = text.str.fullmatch(_INTEGER.pattern).fillna(False).astype(bool)
+    text.loc[integer] = text[integer].map(lambda t: str(int(t.split(".")[0])))
+    return text
+
+
+def load_labels(path: str | Path, id_column: str, label_column: str) -> pd.Series:
+    """Raw class per object id (normalised) from a CSV or Parquet table; empty classes are dropped as unknown, and
+    an id listed twice with different classes is an error."""
+    path = Path(path)
+    if path.suffix in (".parquet", ".pq"):
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as err:
+            raise InputError(path, f"not a readable Parquet file: {err}") from None
+        common.require_columns(path, table.column_names, [id_column, label_column])
+        ids, raw = table.column(id_column).to_pandas(), table.column(label_column).to_pandas()
+    else:
+        table = common.read_table(path, [id_column, label_column], delimiter="\t" if path.suffix == ".tsv" else ",")
+        ids, raw = table.column(id_column).to_pandas(), table.column(label_column).to_pandas()
+    labels = pd.DataFrame({"object_id": normalise_ids(ids), "raw": pd.Series(raw, dtype="string").str.strip()})
+    labels = labels[labels["raw"].notna() & (labels["raw"] != "")].drop_duplicates()
+    clash = labels["object_id"].duplicated(keep=False)
+    if clash.any():
+        oid = labels.loc[clash, "object_id"].iloc[0]
+        found = sorted(labels.loc[labels["object_id"] == oid, "raw"])
+        raise InputError(path, f"object {oid!r} has more than one class: {found}", field=label_column)
+    return labels.set_index("object_id")["raw"]
+
+
+def map_classes(raw: pd.Series, classes: dict[str, list[str]] | None = None, default: str | None = None) -> pd.Series:
+    """Task class of each raw class: the first class (in the given order) with a matching glob pattern (case
+    sensitive), else ``default`` (None leaves it unknown). Without ``classes`` the raw classes are the classes."""
+    if not classes:
+        return raw.astype("string")
+    table = {}
+    for name in pd.unique(raw.dropna()):
+        table[name] = next((c for c, patterns in classes.items()
+                            if any(fnmatch.fnmatchcase(name, p) for p in patterns)), default)
+    return raw.map(table).astype("string")
+
+
+def join_labels(catalogue: Catalogue, labels: pd.Series) -> Catalogue:
+    """The catalogue with ``objects.label`` from ``labels`` (normalised id -> class); objects absent from it become
+    unknown, and their number is logged."""
+    keys = normalise_ids(catalogue.objects["object_id"])
+    label = pd.Series(keys.map(labels).to_numpy(), index=catalogue.objects.index, dtype="string")
+    unlabelled = int(label.isna().sum())
+    if unlabelled:
+        log.warning("%d of %d objects have no label and stay unknown", unlabelled, len(label))
+    return replace(catalogue, objects=catalogue.objects.assign(label=label))
+
+
+def apply_labels(catalogue: Catalogue, path: str | Path, id_column: str, label_column: str,
+                 classes: dict[str, list[str]] | None = None, default: str | None = None) -> Catalogue:
+    """Join the labels table at ``path`` onto the catalogue, mapping raw classes to ``classes`` (see map_classes);
+    the table replaces any labels the reader found."""
+    raw = load_labels(path, id_column, label_column)
+    return join_labels(catalogue, map_classes(raw, classes, default))
+
+
+def read_ids(path: str | Path) -> set[str]:
+    """Normalised ids listed one per line (blank lines and ``#`` comments ignored)."""
+    try:
+        with common.open_text(path) as f:
+            lines = [line.split("#", 1)[0].strip() for line in f]
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(path, f"cannot read: {err}") from None
+    return set(normalise_ids([line for line in lines if line]))
+
+
+def apply_split(catalogue: Catalogue, test_ids: str | Path) -> Catalogue:
+    """Set ``objects.split`` to "test" for the ids listed in ``test_ids`` and "train" for the others."""
+    test = normalise_ids(catalogue.objects["object_id"]).isin(read_ids(test_ids)).to_numpy()
+    log.info("%d of %d objects are in the test split", int(test.sum()), len(test))
+    return replace(catalogue, objects=catalogue.objects.assign(split=np.where(test, "test", "train")))
