@@ -38,6 +38,7 @@ def test_registry_finds_the_format(tmp_path):
     assert "long" in formats.names()
     assert formats.discover("long", path) == [path]
     assert formats.read("long", path).n_obs == 3
+    assert formats.read("long", path, quantity="flux", unit="nJy").unit == "nJy"  # 'unit' is an option, not the file
 
 
 def test_column_mapping_label_and_time_format(tmp_path):
