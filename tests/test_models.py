@@ -31,6 +31,14 @@ def build(name, **overrides):
     return models.build(name, **overrides).eval()
 
 
+def reconstruction_loss(model, batch):
+    return masked_rmse(model.reconstruct(model(batch), batch), batch["target"], batch["probed"])
+
+
+def gradients_are_finite(model):
+    return all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
 def test_time_encoding_interleaves_sin_and_cos_of_real_times():
     t = torch.tensor([[0.0, 1.5, 40.0]])
     enc = TimeEncoding(8)(t)
@@ -67,6 +75,15 @@ def test_padding_does_not_change_real_points(name):
     mask = batch["mask"]
     for a, b in zip(short, long):
         assert torch.allclose(a[mask], b[:, :12][mask], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", TINY_PRESETS)
+def test_a_window_without_points_gives_finite_outputs(name):
+    model = build(name).train()
+    batch = mask_batch(make_batch(lengths=(9, 0)), torch.Generator().manual_seed(0))
+    loss = reconstruction_loss(model, batch)
+    loss.backward()
+    assert torch.isfinite(loss) and gradients_are_finite(model)
 
 
 def test_hidden_states_and_reconstruction_shapes():
@@ -148,7 +165,7 @@ def _pretrain(name, steps, seed=0, **overrides):
     batch = mask_batch(make_batch(lengths=(30, 25, 30, 18), seed=1), torch.Generator().manual_seed(seed))
     losses = []
     for _ in range(steps):
-        loss = masked_rmse(model.reconstruct(model(batch), batch), batch["target"], batch["probed"])
+        loss = reconstruction_loss(model, batch)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -175,7 +192,6 @@ def test_bf16_autocast_on_cpu(name):
     model = build(name).train()
     batch = mask_batch(make_batch(), torch.Generator().manual_seed(0))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = masked_rmse(model.reconstruct(model(batch), batch), batch["target"], batch["probed"])
+        loss = reconstruction_loss(model, batch)
     loss.backward()
-    assert torch.isfinite(loss)
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert torch.isfinite(loss) and gradients_are_finite(model)

@@ -83,12 +83,12 @@ class Astromer(nn.Module):
     def __init__(self, config: AstromerConfig, feed_forward: Callable[[], nn.Module] | None = None):
         super().__init__()
         self.config = config
-        if feed_forward is None:
-            def feed_forward():
-                return FeedForward(config.dim, config.ff_dim, config.dropout)
         self.embed = InputEmbedding(config)
-        self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.head_dim, feed_forward(), config.dropout)
-                                    for _ in range(config.layers))
+        self.blocks = nn.ModuleList(
+            Block(config.dim, config.heads, config.head_dim,
+                  feed_forward() if feed_forward else FeedForward(config.dim, config.ff_dim, config.dropout),
+                  config.dropout)
+            for _ in range(config.layers))
         self.head = ReconstructionHead(config.dim)
         init_weights(self)
 
