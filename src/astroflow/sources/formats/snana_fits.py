@@ -27,7 +27,7 @@ from astropy.io import fits
 from astroflow.catalogue import Catalogue
 from astroflow.errors import InputError
 from astroflow.sources.formats.common import FLUXCAL_UNIT, check_options, list_files, require_columns, sources
-from astroflow.sources.formats.snana_text import type_labels
+from astroflow.sources.labels import map_classes
 
 DEFAULTS = {"label_column": "SNTYPE", "classes": None,
             "patterns": ("**/*HEAD.FITS", "**/*HEAD.FITS.gz", "**/*HEAD.fits", "**/*HEAD.fits.gz")}
@@ -73,7 +73,7 @@ def read(unit, **options) -> Catalogue:
         key = next((k for k in keys if k in head), None)
         objects[name] = head[key].astype(np.float64) if key else np.nan
     objects.loc[objects["redshift"] <= -9, "redshift"] = np.nan
-    objects["label"] = type_labels(objects["type_code"], opts["classes"])
+    objects["label"] = map_classes(objects["type_code"], opts["classes"])
     return Catalogue(obs=obs, objects=objects, quantity="flux", unit=FLUXCAL_UNIT, survey=survey,
                      sources=sources(head_path, phot_path))
 

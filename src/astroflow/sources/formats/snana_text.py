@@ -18,7 +18,6 @@ InputError naming file, line and field. Non-finite or negative values pass throu
 """
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +27,13 @@ from astroflow.catalogue import Catalogue
 from astroflow.errors import InputError
 from astroflow.sources.formats.common import (
     FLUXCAL_UNIT,
-    catalogue,
     check_options,
     list_files,
     open_text,
     sources,
     token_table,
 )
+from astroflow.sources.labels import map_classes
 
 DEFAULTS = {"classes": None, "patterns": ("*.DAT", "*.dat", "*.DAT.gz", "*.dat.gz")}
 NUMERIC = ("MJD", "FLUXCAL", "FLUXCALERR")
@@ -57,19 +56,16 @@ def read(unit, **options) -> Catalogue:
     if twice.any():
         i = int(np.flatnonzero(twice)[0])
         raise InputError(paths[i], f"SNID {objects['object_id'][i]} is also in another file of this unit", field="SNID")
-    objects["label"] = type_labels(objects["type_code"], classes)
+    objects["label"] = map_classes(objects["type_code"], classes)
     survey = next((m["survey"] for m, _ in parsed if m["survey"]), "")
     filters = next((m["filters"] for m, _ in parsed if m["filters"]), "")
 
-    def column(name):
-        return np.concatenate([obs[name] for _, obs in parsed])
-
-    found = set(column("band"))
-    bands = [b for b in filters if b in found] + sorted(found - set(filters))
-    return catalogue(np.repeat(objects["object_id"].to_numpy(), [len(obs["time"]) for _, obs in parsed]),
-                     column("time"), column("band"), column("value"), column("error"),
-                     objects=objects.drop(columns=["survey", "filters"]), quantity="flux", unit=FLUXCAL_UNIT,
-                     survey=survey, bands=bands, sources=sources(*paths))
+    obs = pd.DataFrame({name: np.concatenate([o[name] for _, o in parsed]) for name in ("time", "band", "value", "error")})
+    obs.insert(0, "object_id", np.repeat(objects["object_id"].to_numpy(), [len(o["time"]) for _, o in parsed]))
+    found = set(obs["band"])
+    return Catalogue(obs=obs, objects=objects.drop(columns=["survey", "filters"]), quantity="flux", unit=FLUXCAL_UNIT,
+                     survey=survey, bands=[b for b in filters if b in found] + sorted(found - set(filters)),
+                     sources=sources(*paths))
 
 
 def read_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -137,18 +133,3 @@ def header_number(path: Path, header: dict[str, tuple[str, int]], key: str) -> f
         return float(token)
     except ValueError:
         raise InputError(path, f"not a number: {token!r}", line=line, field=key) from None
-
-
-def type_labels(codes: pd.Series, classes: dict[str, list[str]] | None) -> pd.Series:
-    """Labels from raw type codes: the first class with a glob pattern matching the code, else unlabelled.
-
-    Without ``classes`` the raw code is the label.
-    """
-    def label(code):
-        if code is None or pd.isna(code):
-            return None
-        if classes is None:
-            return str(code)
-        return next((name for name, patterns in classes.items() for p in patterns if fnmatchcase(str(code), p)), None)
-
-    return pd.Series([label(c) for c in codes], index=codes.index, dtype="string")
