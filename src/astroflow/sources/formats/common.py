@@ -288,3 +288,8 @@ def token_table(path: str | Path, rows: Sequence[tuple[int, Sequence[str]]], fie
         text = [tokens[i] for _, tokens in rows]
         data[c] = _floats(text, line_no, path, c) if c in numeric else pa.array(text, type=pa.string())
     return pa.table(data)
+
+
+def unit_paths(unit) -> list[Path]:
+    """The files of a unit: one path, or a tuple of paths that belong together."""
+    return [Path(unit)] if isinstance(unit, (str, Path)) else [Path(p) for p in unit]

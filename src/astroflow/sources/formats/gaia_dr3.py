@@ -36,6 +36,7 @@ from astroflow.sources.formats.common import (
     read_table,
     require_columns,
     sources,
+    unit_paths,
 )
 
 SUFFIXES = {".xml": "votable", ".vot": "votable", ".votable": "votable", ".ecsv": "ascii.ecsv", ".csv": "ascii.csv"}
@@ -62,7 +63,7 @@ def read(unit, **options) -> Catalogue:
     drop = {**DEFAULTS, **options}["drop_rejected"]
     if drop not in FLAGS:
         raise ConfigError("options.drop_rejected", f"must be false, true, 'photometry' or 'variability', not {drop!r}")
-    paths = [Path(unit)] if isinstance(unit, (str, Path)) else [Path(p) for p in unit]
+    paths = unit_paths(unit)
     obs = pd.concat([read_file(path) for path in paths], ignore_index=True)
     rejected = np.zeros(len(obs), dtype=bool)
     for flag in FLAGS[drop]:

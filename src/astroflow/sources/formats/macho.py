@@ -20,7 +20,7 @@ import pandas as pd
 
 from astroflow.catalogue import Catalogue
 from astroflow.errors import InputError
-from astroflow.sources.formats.common import catalogue, check_options, read_table, sources
+from astroflow.sources.formats.common import catalogue, check_options, read_table, sources, unit_paths
 
 DEFAULTS = {"bands": ("B", "R"), "suffix": ".dat"}
 FIELDS = ("MJD", "mag", "err")
@@ -38,10 +38,6 @@ def read(unit, **options) -> Catalogue:
     opts = {**DEFAULTS, **options}
     records = [read_band_file(path, opts["bands"], opts["suffix"], FIELDS) for path in unit_paths(unit)]
     return band_catalogue(records, survey="MACHO", bands=opts["bands"])
-
-
-def unit_paths(unit) -> list[Path]:
-    return [Path(unit)] if isinstance(unit, (str, Path)) else [Path(p) for p in unit]
 
 
 def band_of(path: Path, bands, suffix: str) -> tuple[str, str]:

@@ -19,8 +19,8 @@ import numpy as np
 
 from astroflow.catalogue import Catalogue
 from astroflow.errors import InputError
-from astroflow.sources.formats.common import check_options, to_mjd
-from astroflow.sources.formats.macho import band_catalogue, band_file_units, read_band_file, unit_paths
+from astroflow.sources.formats.common import check_options, to_mjd, unit_paths
+from astroflow.sources.formats.macho import band_catalogue, band_file_units, read_band_file
 
 DEFAULTS = {"bands": ("I", "V"), "suffix": ".dat", "labels": True}
 FIELDS = ("HJD", "mag", "err")

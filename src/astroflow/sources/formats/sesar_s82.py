@@ -20,7 +20,7 @@ import pandas as pd
 
 from astroflow.catalogue import Catalogue
 from astroflow.errors import InputError
-from astroflow.sources.formats.common import catalogue, check_options, read_table, sources, token_table
+from astroflow.sources.formats.common import catalogue, check_options, read_table, sources, token_table, unit_paths
 
 BANDS = ("u", "g", "r", "i", "z")
 FIELDS = ("ra", "dec") + tuple(f"{name}_{band}" for band in BANDS for name in ("MJD", "mag", "err"))
@@ -44,7 +44,7 @@ def discover(root: Path, **options) -> list[tuple[Path, ...]]:
 
 def read(unit, **options) -> Catalogue:
     check_options(options, (), "sesar_s82")
-    archive, *rest = [Path(unit)] if isinstance(unit, (str, Path)) else [Path(p) for p in unit]
+    archive, *rest = unit_paths(unit)
     stars = read_archive(archive)
     objects = pd.DataFrame({"object_id": [s for s, *_ in stars],
                             "ra": [ra for _, ra, _, _ in stars], "dec": [dec for _, _, dec, _ in stars]})

@@ -26,7 +26,14 @@ from astropy.io import fits
 
 from astroflow.catalogue import Catalogue
 from astroflow.errors import InputError
-from astroflow.sources.formats.common import FLUXCAL_UNIT, check_options, list_files, require_columns, sources
+from astroflow.sources.formats.common import (
+    FLUXCAL_UNIT,
+    check_options,
+    list_files,
+    require_columns,
+    sources,
+    unit_paths,
+)
 from astroflow.sources.labels import map_classes
 
 DEFAULTS = {"label_column": "SNTYPE", "classes": None,
@@ -53,7 +60,8 @@ def phot_partner(head: Path) -> Path:
 def read(unit, **options) -> Catalogue:
     check_options(options, DEFAULTS, "snana_fits")
     opts = {**DEFAULTS, **options}
-    head_path, phot_path = (Path(unit), phot_partner(Path(unit))) if isinstance(unit, (str, Path)) else map(Path, unit)
+    head_path, *phot = unit_paths(unit)
+    phot_path = phot[0] if phot else phot_partner(head_path)
     if not phot_path.is_file():
         raise InputError(head_path, f"no PHOT partner: {phot_path} is missing")
     head, survey = fits_columns(head_path)

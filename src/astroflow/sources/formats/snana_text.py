@@ -32,6 +32,7 @@ from astroflow.sources.formats.common import (
     open_text,
     sources,
     token_table,
+    unit_paths,
 )
 from astroflow.sources.labels import map_classes
 
@@ -49,7 +50,7 @@ def discover(root: Path, **options) -> list[Path]:
 def read(unit, **options) -> Catalogue:
     check_options(options, DEFAULTS, "snana_text")
     classes = {**DEFAULTS, **options}["classes"]
-    paths = [Path(unit)] if isinstance(unit, (str, Path)) else [Path(p) for p in unit]
+    paths = unit_paths(unit)
     parsed = [read_file(path) for path in paths]
     objects = pd.DataFrame([meta for meta, _ in parsed])
     twice = objects["object_id"].duplicated()
