@@ -305,9 +305,14 @@ def test_snana_fits_bad_pointers(tmp_path, pointers, words):
     assert err.value.path in (str(head), str(phot))
 
 
-def test_snana_fits_options(tmp_path):
+def test_snana_fits_options_and_names(tmp_path):
     with pytest.raises(ConfigError, match="bands"):
         snana_fits.discover(tmp_path, bands="ugrizY")
+    head, _ = write_pair(tmp_path, OBJECTS[:1] * 2)
+    with pytest.raises(InputError, match="SNID a1 appears twice"):
+        snana_fits.read(head)
+    with pytest.raises(InputError, match="not a HEAD file"):
+        snana_fits.read(tmp_path / "lightcurves.fits")
 
 
 # --- real sample (opt-in) ---------------------------------------------------------------------------------------

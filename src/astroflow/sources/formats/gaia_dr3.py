@@ -61,7 +61,7 @@ def discover(root: Path, **options) -> list[Path]:
 def read(unit, **options) -> Catalogue:
     check_options(options, DEFAULTS, "gaia_dr3")
     drop = {**DEFAULTS, **options}["drop_rejected"]
-    if drop not in FLAGS:
+    if not isinstance(drop, (bool, str)) or drop not in FLAGS:
         raise ConfigError("options.drop_rejected", f"must be false, true, 'photometry' or 'variability', not {drop!r}")
     paths = unit_paths(unit)
     obs = pd.concat([read_file(path) for path in paths], ignore_index=True)

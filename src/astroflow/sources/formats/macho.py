@@ -77,11 +77,11 @@ def read_band_file(path: Path, bands, suffix: str, fields) -> tuple[str, str, np
 def band_catalogue(records, survey: str, bands, labels: dict[str, str | None] | None = None) -> Catalogue:
     """A magnitude Catalogue from ``(object id, band, rows of time/mag/err, path)`` records, in file order."""
     rows = np.concatenate([r[2] for r in records])
+    sizes = [len(r[2]) for r in records]
     objects = None
     if labels is not None:
         objects = pd.DataFrame({"object_id": list(labels), "label": pd.array(list(labels.values()), dtype="string")})
     present = {r[1] for r in records}
-    return catalogue(np.repeat([r[0] for r in records], [len(r[2]) for r in records]), rows[:, 0],
-                     np.repeat([r[1] for r in records], [len(r[2]) for r in records]), rows[:, 1], rows[:, 2],
-                     objects=objects, quantity="mag", unit="mag", survey=survey,
+    return catalogue(np.repeat([r[0] for r in records], sizes), rows[:, 0], np.repeat([r[1] for r in records], sizes),
+                     rows[:, 1], rows[:, 2], objects=objects, quantity="mag", unit="mag", survey=survey,
                      bands=[b for b in bands if b in present], sources=sources(*(r[3] for r in records)))

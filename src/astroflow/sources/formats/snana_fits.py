@@ -50,9 +50,11 @@ def discover(root: Path, **options) -> list[tuple[Path, Path]]:
 def phot_partner(head: Path) -> Path:
     """The PHOT file beside a HEAD file; InputError when it is missing."""
     at = head.name.upper().rfind("HEAD")
+    if at < 0:
+        raise InputError(head, "not a HEAD file: its PHOT partner is named by replacing HEAD with PHOT")
     word = "PHOT" if head.name[at:at + 4] == "HEAD" else "phot"
     phot = head.with_name(head.name[:at] + word + head.name[at + 4:])
-    if at < 0 or not phot.is_file():
+    if not phot.is_file():
         raise InputError(head, f"no PHOT partner: expected {phot.name} beside it")
     return phot
 
@@ -70,6 +72,9 @@ def read(unit, **options) -> Catalogue:
     require_columns(head_path, list(head), ("SNID", "PTROBS_MIN", "PTROBS_MAX", opts["label_column"]))
     require_columns(phot_path, list(phot), ("MJD", band, "FLUXCAL", "FLUXCALERR"))
     ids = np.char.strip(head["SNID"].astype(str))
+    twice = pd.Series(ids).duplicated()
+    if twice.any():
+        raise InputError(head_path, f"SNID {ids[twice.to_numpy()][0]} appears twice", field="SNID")
     index, counts = pointer_rows(head_path, phot_path, ids, head, phot["MJD"])
     obs = pd.DataFrame({"object_id": np.repeat(ids, counts).astype(object)})
     obs["time"] = phot["MJD"][index].astype(np.float64)

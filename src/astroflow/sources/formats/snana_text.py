@@ -4,8 +4,8 @@ columns, then one ``OBS:`` row per observation up to ``END:``.
 Columns are found by their VARLIST name, not position: ``MJD``, ``FLT`` (or ``BAND``), ``FLUXCAL`` and
 ``FLUXCALERR``. Values are fluxes in SNANA's FLUXCAL units, defined by the zero point 27.5:
 mag = 27.5 - 2.5 log10(FLUXCAL), so one unit is 10**-11 of the magnitude zero point (36.3 nJy for AB
-magnitudes). The band order follows the ``FILTERS`` header. Per object: ``SNID`` (required), ``SNTYPE`` kept raw as ``type_code``, ``RA``, ``DECL`` (or
-``DEC``) and ``REDSHIFT_FINAL`` (SNANA's -9 for unknown becomes NaN).
+magnitudes). The band order follows the ``FILTERS`` header. Per object: ``SNID`` (required), ``SNTYPE`` kept
+raw as ``type_code``, ``RA``, ``DECL`` (or ``DEC``) and ``REDSHIFT_FINAL`` (SNANA's -9 for unknown becomes NaN).
 
 Options: ``classes``, a mapping of class name to glob patterns over the SNTYPE code tried in order (for the
 SNPCC, ``{"Ia": ["1"], "II": ["2?"], "Ibc": ["3", "3?"]}``), gives the label; without it the label is the
@@ -60,7 +60,6 @@ def read(unit, **options) -> Catalogue:
     objects["label"] = map_classes(objects["type_code"], classes)
     survey = next((m["survey"] for m, _ in parsed if m["survey"]), "")
     filters = next((m["filters"] for m, _ in parsed if m["filters"]), "")
-
     obs = pd.DataFrame({name: np.concatenate([o[name] for _, o in parsed]) for name in ("time", "band", "value", "error")})
     obs.insert(0, "object_id", np.repeat(objects["object_id"].to_numpy(), [len(o["time"]) for _, o in parsed]))
     found = set(obs["band"])
@@ -115,9 +114,9 @@ def read_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     object_id = header["SNID"][0].split()[0]
     obs = {"time": table.column("MJD").to_numpy(), "band": np.array(table.column(band).to_pylist(), dtype=object),
            "value": table.column("FLUXCAL").to_numpy(), "error": table.column("FLUXCALERR").to_numpy()}
+    sntype = header.get("SNTYPE", ("", 0))[0].split()
     meta = {"object_id": object_id, "survey": header.get("SURVEY", ("", 0))[0],
-            "filters": header.get("FILTERS", ("", 0))[0],
-            "type_code": header["SNTYPE"][0].split()[0] if header.get("SNTYPE", ("", 0))[0] else None}
+            "filters": header.get("FILTERS", ("", 0))[0], "type_code": sntype[0] if sntype else None}
     for name, keys in HEADER_NUMBERS.items():
         key = next((k for k in keys if k in header), None)
         meta[name] = header_number(path, header, key) if key else np.nan
