@@ -1,14 +1,17 @@
 """OGLE-III photometry: one ``.dat`` file per star and band, rows ``HJD mag err``.
 
 The layouts are MACHO's (see ``macho``): ``OGLE-LMC-CEP-0001.I.dat``, or ``I/OGLE-LMC-CEP-0001.dat`` as the
-OGLE-III catalogue of variable stars ships its ``phot`` archives. OGLE gives times either in full (HJD,
-2450000 and more) or as HJD - 2450000; the convention is told per file from the values (a file mixing both
-is an InputError) and times become MJD = HJD - 2400000.5. The time stays heliocentric: "MJD" here is an
-MJD-like heliocentric date, which differs from a geocentric MJD by at most about 8 minutes.
+OGLE-III catalogue of variable stars ships its ``phot`` archives. Point the data root at the unpacked ``phot``
+folder: the catalogue's own tables (``ident.dat``, ``cepF.dat``, ...) are not light curves.
 
-Options: ``bands`` (default I and V), ``suffix`` (default ``.dat``), ``labels`` (default true): with
-``labels`` an identifier ``OGLE-<field>-<class>-<number>`` gives the class part as the
-label (CEP, T2CEP, RRLYR, ECL, LPV, DSCT, ...); other names are left unlabelled.
+OGLE gives times either in full (HJD, 2450000 and more) or as HJD - 2450000; the convention is told per file
+from the values (a file mixing both is an InputError) and times become MJD = HJD - 2400000.5. The time stays
+heliocentric: "MJD" here is an MJD-like heliocentric date, which differs from a geocentric MJD by at most
+about 8 minutes.
+
+Options: ``bands`` (default I and V), ``suffix`` (default ``.dat``) and ``labels`` (default true): an
+identifier ``OGLE-<field>-<class>-<number>`` gives the class part as the label (CEP, T2CEP, RRLYR, ECL, LPV,
+DSCT, ...); other names are left unlabelled.
 """
 from __future__ import annotations
 
