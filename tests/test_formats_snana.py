@@ -215,6 +215,7 @@ def test_snana_fits_label_column_and_empty_objects(tmp_path):
     assert cat.obs["object_id"].tolist() == ["a1", "a1", "b22"]
     with pytest.raises(InputError, match="'NOPE'"):
         snana_fits.read((head, phot), label_column="NOPE")
+    assert snana_fits.read((head, phot), label_column=None).objects["label"].isna().all()
 
 
 obs_strategy = st.lists(st.tuples(st.floats(50000, 70000), st.sampled_from("ugrizY"),

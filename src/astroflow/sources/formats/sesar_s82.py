@@ -7,7 +7,8 @@ error of 99.999 an unmeasured error; both become NaN, so that the cleaner drops 
 label, and its period in days. Other members of the archive (its ``0README``) are not data and are skipped.
 
 The archive is read member by member in memory; a member with an absolute path or ``..``, or a link, is refused.
-Right ascensions, given from -180 to 180 degrees in the files, become 0 to 360. The reader has no options. The data root is the folder holding the archive, or the archive itself.
+Right ascensions, given from -180 to 180 degrees in the files, become 0 to 360. The reader has no options;
+the data root is the folder holding the archive, or the archive itself.
 """
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ inclusive pointers into the rows of its PHOT partner (the same name with PHOT fo
 ``MJD``, ``BAND`` (or ``FLT``), ``FLUXCAL`` and ``FLUXCALERR``; a row with MJD = -777 ends each light curve.
 Fluxes are in FLUXCAL units (zero point 27.5, see ``snana_text``); SNANA's -9 for an unknown redshift becomes NaN.
 
-Options: ``label_column`` (HEAD column with the type code, default ``SNTYPE``; ELAsTiCC's true class is in
-``SIM_TYPE_INDEX``), ``classes`` (class name -> glob patterns over the code, as in ``snana_text``), ``patterns``
-(globs for HEAD files under the data root, searched recursively).
+Options: ``label_column`` (HEAD column with the type code, default ``SNTYPE``, null for none; ELAsTiCC's true
+class is in ``SIM_TYPE_INDEX``), ``classes`` (class name -> glob patterns over the code, as in ``snana_text``),
+``patterns`` (globs for HEAD files under the data root, searched recursively).
 
 A corrupt or truncated FITS file, a missing PHOT partner or column, pointers outside the PHOT table,
 overlapping pointer ranges, or a range that covers a -777 separator is an InputError naming the file.
@@ -69,7 +69,9 @@ def read(unit, **options) -> Catalogue:
     head, survey = fits_columns(head_path)
     phot, _ = fits_columns(phot_path)
     band = next((b for b in ("BAND", "FLT") if b in phot), "BAND")
-    require_columns(head_path, list(head), ("SNID", "PTROBS_MIN", "PTROBS_MAX", opts["label_column"]))
+    label_column = opts["label_column"]
+    wanted = ["SNID", "PTROBS_MIN", "PTROBS_MAX"] + ([label_column] if label_column else [])
+    require_columns(head_path, list(head), wanted)
     require_columns(phot_path, list(phot), ("MJD", band, "FLUXCAL", "FLUXCALERR"))
     ids = np.char.strip(head["SNID"].astype(str))
     twice = pd.Series(ids).duplicated()
@@ -81,7 +83,8 @@ def read(unit, **options) -> Catalogue:
     obs["band"] = np.char.strip(phot[band][index].astype(str)).astype(object)
     obs["value"] = phot["FLUXCAL"][index].astype(np.float64)
     obs["error"] = phot["FLUXCALERR"][index].astype(np.float64)
-    objects = pd.DataFrame({"object_id": ids.astype(object), "type_code": codes(head[opts["label_column"]])})
+    objects = pd.DataFrame({"object_id": ids.astype(object),
+                            "type_code": codes(head[label_column]) if label_column else pd.NA})
     for name, keys in {"ra": ("RA",), "dec": ("DEC", "DECL"), "redshift": ("REDSHIFT_FINAL",)}.items():
         key = next((k for k in keys if k in head), None)
         objects[name] = head[key].astype(np.float64) if key else np.nan

@@ -60,7 +60,7 @@ def read(unit, **options) -> Catalogue:
     objects["label"] = map_classes(objects["type_code"], classes)
     survey = next((m["survey"] for m, _ in parsed if m["survey"]), "")
     filters = next((m["filters"] for m, _ in parsed if m["filters"]), "")
-    obs = pd.DataFrame({name: np.concatenate([o[name] for _, o in parsed]) for name in ("time", "band", "value", "error")})
+    obs = pd.DataFrame({c: np.concatenate([o[c] for _, o in parsed]) for c in ("time", "band", "value", "error")})
     obs.insert(0, "object_id", np.repeat(objects["object_id"].to_numpy(), [len(o["time"]) for _, o in parsed]))
     found = set(obs["band"])
     return Catalogue(obs=obs, objects=objects.drop(columns=["survey", "filters"]), quantity="flux", unit=FLUXCAL_UNIT,
