@@ -186,7 +186,7 @@ rows_strategy = st.lists(st.tuples(st.sampled_from("abcd"), st.one_of(st.integer
                                    st.sampled_from(["g", "r", "x"]), numbers, errors), max_size=80)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rows=rows_strategy, merge=st.sampled_from(["mean", "first"]), clip=st.sampled_from([None, 3.0, 5.0]),
        min_points=st.integers(1, 6), min_band=st.integers(1, 4))
 def test_property_cleaned_output_is_clean_and_accounted(rows, merge, clip, min_points, min_band):

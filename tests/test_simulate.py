@@ -11,7 +11,7 @@ PERIODIC = {"RRab", "RRc", "Cepheid", "EB_detached", "EB_contact", "DSCT", "LPV"
 
 @pytest.fixture(scope="module")
 def survey():
-    return simulate_survey(4, "macho", seed=7, n_points=(20, 300))
+    return simulate_survey(4, "macho", seed=7, min_points=20, max_points=300)
 
 
 def per_object(cat):
@@ -33,16 +33,16 @@ def test_classes_ids_and_truth(survey):
 
 
 def test_same_seed_same_catalogue_other_seed_differs(survey):
-    again = simulate_survey(4, "macho", seed=7, n_points=(20, 300))
+    again = simulate_survey(4, "macho", seed=7, min_points=20, max_points=300)
     pd.testing.assert_frame_equal(survey.obs, again.obs)
     pd.testing.assert_frame_equal(survey.objects, again.objects)
-    other = simulate_survey(4, "macho", seed=8, n_points=(20, 300))
+    other = simulate_survey(4, "macho", seed=8, min_points=20, max_points=300)
     assert not np.array_equal(survey.obs["value"].to_numpy()[:50], other.obs["value"].to_numpy()[:50])
 
 
 def test_a_class_does_not_depend_on_the_size_of_others():
-    few = simulate_survey({"RRab": 3, "QSO": 2}, seed=1, n_points=(20, 200))
-    many = simulate_survey({"RRab": 3, "QSO": 9}, seed=1, n_points=(20, 200))
+    few = simulate_survey({"RRab": 3, "QSO": 2}, seed=1, min_points=20, max_points=200)
+    many = simulate_survey({"RRab": 3, "QSO": 9}, seed=1, min_points=20, max_points=200)
     rr = few.objects.loc[few.objects["label"] == "RRab", "object_id"]
     pd.testing.assert_frame_equal(few.obs[few.obs["object_id"].isin(rr)],
                                   many.obs[many.obs["object_id"].isin(rr)])
@@ -50,13 +50,13 @@ def test_a_class_does_not_depend_on_the_size_of_others():
 
 @pytest.mark.parametrize("bands, expected", [("macho", ["B", "R"]), ("lsst", list("ugrizy")), (["g", "r"], ["g", "r"])])
 def test_band_presets(bands, expected):
-    cat = simulate_survey({"NonVar": 5}, bands, seed=0, n_points=(200, 300))
+    cat = simulate_survey({"NonVar": 5}, bands, seed=0, min_points=200, max_points=300)
     assert cat.bands == expected and set(cat.obs["band"]) == set(expected)
 
 
 @pytest.mark.parametrize("kwargs", [{"bands": "hst"}, {"bands": ["g", "K"]}, {"bands": []},
                                     {"n_per_class": {"Blazar": 3}}, {"n_per_class": {"QSO": -1}},
-                                    {"n_points": (50, 10)}, {"years": 0}, {"outlier_fraction": 1.5}])
+                                    {"min_points": 50, "max_points": 10}, {"years": 0}, {"outlier_fraction": 1.5}])
 def test_bad_arguments_name_the_key(kwargs):
     kwargs = {"n_per_class": 1, **kwargs}
     with pytest.raises(ConfigError):
@@ -71,7 +71,7 @@ def test_lengths_range_from_tens_to_a_thousand():
 
 
 def test_seasonal_gaps_and_multi_year_baseline():
-    cat = simulate_survey({"NonVar": 10}, seed=2, n_points=(300, 400), mag_range=(15.0, 16.0))
+    cat = simulate_survey({"NonVar": 10}, seed=2, min_points=300, max_points=400, mag_range=(15.0, 16.0))
     for g in per_object(cat).values():
         t = np.sort(g["time"].to_numpy())
         assert t[-1] - t[0] > 6 * 365
@@ -82,7 +82,8 @@ def test_seasonal_gaps_and_multi_year_baseline():
 
 
 def test_bands_sampled_asynchronously_unless_asked():
-    kwargs = {"n_per_class": {"NonVar": 8}, "seed": 4, "n_points": (200, 300), "mag_range": (15.0, 16.0)}
+    kwargs = {"n_per_class": {"NonVar": 8}, "seed": 4, "min_points": 200, "max_points": 300,
+              "mag_range": (15.0, 16.0)}
     for g in per_object(simulate_survey(**kwargs)).values():
         b, r = (set(g.loc[g["band"] == band, "time"]) for band in ("B", "R"))
         assert len(b & r) < 0.05 * min(len(b), len(r))
@@ -93,7 +94,8 @@ def test_bands_sampled_asynchronously_unless_asked():
 
 
 def test_errors_grow_toward_the_faint_limit_and_respect_detection():
-    cat = simulate_survey({"NonVar": 200}, seed=5, n_points=(20, 60), mag_range=(14.0, 20.5), outlier_fraction=0)
+    cat = simulate_survey({"NonVar": 200}, seed=5, min_points=20, max_points=60, mag_range=(14.0, 20.5),
+                          outlier_fraction=0)
     obs = cat.obs[cat.obs["band"] == "B"]
     binned = obs.groupby(pd.cut(obs["value"], np.arange(14.0, 21.5, 1.0)), observed=True)["error"].median()
     assert np.all(np.diff(binned.to_numpy()) > 0)
@@ -102,7 +104,8 @@ def test_errors_grow_toward_the_faint_limit_and_respect_detection():
 
 
 def test_outliers_appear_at_the_asked_rate():
-    kwargs = {"n_per_class": {"NonVar": 30}, "seed": 6, "n_points": (300, 400), "mag_range": (15.0, 16.0)}
+    kwargs = {"n_per_class": {"NonVar": 30}, "seed": 6, "min_points": 300, "max_points": 400,
+              "mag_range": (15.0, 16.0)}
 
     def far(cat):
         median = cat.obs.groupby(["object_id", "band"])["value"].transform("median")
@@ -112,7 +115,7 @@ def test_outliers_appear_at_the_asked_rate():
 
 
 def test_rr_lyrae_periods_recoverable_by_lomb_scargle():
-    cat = simulate_survey({"RRab": 6, "RRc": 4}, seed=9, n_points=(200, 300), mag_range=(15.0, 17.0))
+    cat = simulate_survey({"RRab": 6, "RRc": 4}, seed=9, min_points=200, max_points=300, mag_range=(15.0, 17.0))
     period = cat.objects.set_index("object_id")["period"]
     for oid, g in per_object(cat).items():
         g = g[g["band"] == "R"]
@@ -133,7 +136,7 @@ def test_supernova_peaks_inside_the_baseline():
 @pytest.mark.realdata
 def test_rr_lyrae_match_stripe82(realdata_dir):
     real = pd.read_csv(realdata_dir / "sdss_s82_rrlyrae" / "csv" / "RRLyrae" / "periods.csv")
-    sim = simulate_survey({"RRab": 400, "RRc": 100}, seed=0, n_points=(20, 21)).objects
+    sim = simulate_survey({"RRab": 400, "RRc": 100}, seed=0, min_points=20, max_points=21).objects
     for kind, label in (("ab", "RRab"), ("c", "RRc")):
         p_real = real.loc[real["Type"] == kind, "Per"]
         p_sim = sim.loc[sim["label"] == label, "period"]

@@ -2,7 +2,7 @@
 
 Each class draws its physical parameters from the ranges below, is sampled with a ground-based cadence (multi-year
 baseline, a 6-8 month observing season per year set by the object's right ascension, visits near local midnight,
-bands observed at different times and in different numbers) and observed through a sky+source noise model with a
+bands observed at different times and in different numbers) and observed through a objs+source noise model with a
 detection threshold and occasional outliers. Classes overlap where nature makes them overlap (RRc, contact binaries
 and delta Scuti stars in period and amplitude; first-overtone Cepheids and RR Lyrae; Miras and semi-regulars; SNe
 Ia and II near peak), and faint objects are noisy, so classification is not trivial.
@@ -71,7 +71,7 @@ LAM_REF = 551.0  # nm: magnitudes and amplitudes are quoted at V
 LAM_G, LAM_R = 482.0, 622.0  # nm: the colour c is m(LAM_G) - m(LAM_R)
 POGSON = 2.5 / np.log(10)  # 1.0857: mag error per unit relative flux error
 GAMMA = 0.039  # Ivezic et al. 2019 eq. 5
-M5_JITTER = 0.2  # mag: visit-to-visit change of the depth (seeing, sky)
+M5_JITTER = 0.2  # mag: visit-to-visit change of the depth (seeing, objs)
 TRANSIENT_MAX_VISITS = 250  # an event window of ~8 months holds at most about one visit a night
 
 
@@ -114,14 +114,15 @@ MARCH_EQUINOX = 51623.8  # MJD of 2000 March 20: the Sun crosses RA 0
 
 
 def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = "macho", seed: int = 0, *,
-                    n_points: tuple[int, int] = (20, 1000), years: float | None = None,
+                    min_points: int = 20, max_points: int = 1000, years: float | None = None,
                     mag_range: tuple[float, float] | None = None, outlier_fraction: float = 0.005,
                     detect_snr: float = 3.0, synchronous: bool = False) -> Catalogue:
     """Simulate labelled light curves in magnitudes.
 
     n_per_class: objects per class, one number for all of ``CLASSES`` or a mapping class -> number.
     bands: a preset ("macho": B, R; "lsst": ugrizy) or a list of band names from ``BANDS``.
-    n_points: range of visits per object (all bands together), drawn log-uniformly; detections can be fewer.
+    min_points, max_points: range of visits per object (all bands together), drawn log-uniformly; detections can be
+        fewer, and transients get at most 250 (one a night over their event).
     years: survey baseline (default from the preset; 5 for a band list).
     mag_range: mean magnitude at 551 nm (peak for supernovae), uniform; default 6 to 0.8 mag above the median depth.
     outlier_fraction: share of detections shifted by 0.5-3 mag (bad subtractions, cosmic rays).
@@ -133,9 +134,8 @@ def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = 
     """
     counts = _class_counts(n_per_class)
     survey = _survey(bands, years)
-    lo, hi = n_points
-    if not 1 <= lo <= hi:
-        raise ConfigError("n_points", f"need 1 <= low <= high, got {n_points}")
+    if not 1 <= min_points <= max_points:
+        raise ConfigError("max_points", f"need 1 <= min_points <= max_points, got {min_points}, {max_points}")
     if mag_range is None:
         depth = float(np.median([BANDS[b].m5 for b in survey.bands]))
         mag_range = (depth - 6.0, depth - 0.8)
@@ -145,8 +145,8 @@ def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = 
     for k, name in enumerate(CLASSES):
         if counts.get(name, 0):
             rng = np.random.default_rng([seed, k])
-            obs, objects = _simulate_class(name, counts[name], survey, rng, (lo, hi), mag_range, outlier_fraction,
-                                           detect_snr, synchronous)
+            obs, objects = _simulate_class(name, counts[name], survey, rng, (min_points, max_points), mag_range,
+                                           outlier_fraction, detect_snr, synchronous)
             obs["object"] += sum(len(o["label"]) for o in object_parts)
             obs_parts.append(obs)
             object_parts.append(objects)
@@ -178,7 +178,7 @@ def _class_counts(n_per_class) -> dict[str, int]:
 def _survey(bands, years) -> Survey:
     if isinstance(bands, str):
         if bands not in PRESETS:
-            raise ConfigError("bands", f"unknown preset {bands!r}; presets: {sorted(PRESETS)}, or a list of {list(BANDS)}")
+            raise ConfigError("bands", f"unknown preset {bands!r}: use {sorted(PRESETS)} or a list from {list(BANDS)}")
         survey = PRESETS[bands]
     else:
         bands = list(bands)
@@ -228,7 +228,7 @@ def _visible_before(t, origin, season):
     return k * season + np.minimum(tau - k * YEAR, season)
 
 
-def _cadence(rng, survey: Survey, sky: _Objects, lo, hi, n_visits, synchronous):
+def _cadence(rng, survey: Survey, objs: _Objects, lo, hi, n_visits, synchronous):
     """Visits (object, band, time) spread uniformly over the observable part of each object's window [lo, hi)."""
     n, nb = len(n_visits), len(survey.bands)
     if synchronous:
@@ -239,11 +239,11 @@ def _cadence(rng, survey: Survey, sky: _Objects, lo, hi, n_visits, synchronous):
         counts = rng.multinomial(n_visits, weights / weights.sum(axis=1, keepdims=True))
         epochs = counts.sum(axis=1)
     epoch_obj = np.repeat(np.arange(n), epochs)
-    v_lo = _visible_before(lo, sky.origin, sky.season)[epoch_obj]
-    v_hi = _visible_before(hi, sky.origin, sky.season)[epoch_obj]
+    v_lo = _visible_before(lo, objs.origin, objs.season)[epoch_obj]
+    v_hi = _visible_before(hi, objs.origin, objs.season)[epoch_obj]
     v = v_lo + rng.random(len(epoch_obj)) * (v_hi - v_lo)
-    season = sky.season[epoch_obj]
-    t = sky.origin[epoch_obj] + np.floor(v / season) * YEAR + np.mod(v, season)
+    season = objs.season[epoch_obj]
+    t = objs.origin[epoch_obj] + np.floor(v / season) * YEAR + np.mod(v, season)
     night = np.round(t - survey.midnight) + survey.midnight
     t = night + np.clip(rng.normal(0.0, 0.08, len(t)), -0.2, 0.2)  # during the night, mostly near midnight
     obj = np.repeat(np.arange(n), counts.sum(axis=1))
@@ -256,7 +256,7 @@ def _cadence(rng, survey: Survey, sky: _Objects, lo, hi, n_visits, synchronous):
 
 
 def _observe(rng, survey: Survey, band, true_mag, detect_snr, outlier_fraction):
-    """Measured magnitude, its error and whether the visit is a detection, from the sky+source noise model."""
+    """Measured magnitude, its error and whether the visit is a detection, from the objs+source noise model."""
     m5 = np.array([BANDS[b].m5 for b in survey.bands])[band] + rng.normal(0.0, M5_JITTER, len(band))
     with np.errstate(over="ignore"):
         flux = 10.0 ** (-0.4 * (true_mag - m5))  # in units of the 5-sigma flux; inf magnitude -> 0
@@ -272,24 +272,24 @@ def _observe(rng, survey: Survey, band, true_mag, detect_snr, outlier_fraction):
 
 
 def _simulate_class(name, n, survey, rng, n_points, mag_range, outlier_fraction, detect_snr, synchronous):
-    sky = _objects(rng, n, survey, mag_range)
-    truth = MODELS[name](rng, sky)
+    objs = _objects(rng, n, survey, mag_range)
+    truth = MODELS[name](rng, objs)
     lo, hi = n_points
     if truth.window is None:
         n_visits = _log_uniform_int(rng, lo, hi, n)
-        start, end = np.full(n, sky.start), np.full(n, sky.end)
+        start, end = np.full(n, objs.start), np.full(n, objs.end)
     else:
         n_visits = _log_uniform_int(rng, min(lo, TRANSIENT_MAX_VISITS), min(hi, TRANSIENT_MAX_VISITS), n)
         start, end = truth.window
-    obj, band, t = _cadence(rng, survey, sky, start, end, n_visits, synchronous)
+    obj, band, t = _cadence(rng, survey, objs, start, end, n_visits, synchronous)
     lam = np.array([BANDS[b].wavelength for b in survey.bands])[band]
-    true_mag = sky.mean[obj] + truth.colour[obj] * (LAM_REF - lam) / (LAM_R - LAM_G) + truth.delta(obj, lam, t)
+    true_mag = objs.mean[obj] + truth.colour[obj] * (LAM_REF - lam) / (LAM_R - LAM_G) + truth.delta(obj, lam, t)
     mag, error, detected = _observe(rng, survey, band, true_mag, detect_snr, outlier_fraction)
     obj, band, t = obj[detected], band[detected], t[detected]
     order = np.lexsort((band, t, obj))
     obs = {"object": obj[order], "time": t[order], "band": band[order], "value": mag[order], "error": error[order]}
     nan = np.full(n, np.nan)
-    objects = {"label": np.full(n, name, dtype=object), "ra": sky.ra, "dec": sky.dec,
+    objects = {"label": np.full(n, name, dtype=object), "ra": objs.ra, "dec": objs.dec,
                "period": nan if truth.period is None else truth.period,
                "redshift": nan if truth.redshift is None else truth.redshift}
     return obs, objects
@@ -365,11 +365,11 @@ def _shape_mix(rng, n, shapes, use_second):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The classes. Each takes (rng, sky: _Objects) and returns a _Truth; the table in the module docstring gives the sources.
+# The classes. Each takes (rng, objs: _Objects) and returns a _Truth; the module docstring's table gives sources.
 
 
-def _rrab(rng, sky):
-    n = len(sky.mean)
+def _rrab(rng, objs):
+    n = len(objs.mean)
     period = 10 ** _truncated_normal(rng, -0.238, 0.052, np.log10(0.42), np.log10(0.95), n)
     amp_g = np.clip(0.074 - 3.77 * np.log10(period) + rng.normal(0.0, 0.23, n), 0.25, 1.6)
     alpha = np.full(n, 1.3)
@@ -378,8 +378,8 @@ def _rrab(rng, sky):
     return _Truth(rng.normal(0.275, 0.06, n), _pulsation(period, amplitude, alpha, ratio, phi, rng.random(n)), period)
 
 
-def _rrc(rng, sky):
-    n = len(sky.mean)
+def _rrc(rng, objs):
+    n = len(objs.mean)
     period = 10 ** _truncated_normal(rng, -0.470, 0.054, np.log10(0.22), np.log10(0.50), n)
     amplitude = _truncated_normal(rng, 0.51, 0.09, 0.2, 0.8, n) / _band_scale(LAM_G, 1.3)
     ratio, phi = _shape(rng, n, RRC_SHAPE)
@@ -387,8 +387,8 @@ def _rrc(rng, sky):
                   period)
 
 
-def _cepheid(rng, sky):
-    n = len(sky.mean)
+def _cepheid(rng, objs):
+    n = len(objs.mean)
     overtone = rng.random(n) < 0.4
     log_p = np.where(overtone, _truncated_normal(rng, 0.3, 0.15, -0.4, 0.7, n),
                      _truncated_normal(rng, 0.55, 0.25, 0.1, 1.8, n))
@@ -401,8 +401,8 @@ def _cepheid(rng, sky):
                   period)
 
 
-def _dsct(rng, sky):
-    n = len(sky.mean)
+def _dsct(rng, objs):
+    n = len(objs.mean)
     period = _log_uniform(rng, 0.03, 0.25, n)
     amplitude = _log_uniform(rng, 0.08, 0.9, n)
     ratio, phi = _shape(rng, n, ((0.2, 0.08, 0.04), (0.1, 0.05, 0.03), (3.95, 1.95, 0.1), (0.35, 0.6, 1.0)))
@@ -416,8 +416,8 @@ def _dsct(rng, sky):
     return _Truth(rng.uniform(-0.05, 0.3, n), delta, period)
 
 
-def _lpv(rng, sky):
-    n = len(sky.mean)
+def _lpv(rng, objs):
+    n = len(objs.mean)
     mira = rng.random(n) < 0.5
     period = np.where(mira, _log_uniform(rng, 100.0, 700.0, n), _log_uniform(rng, 30.0, 300.0, n))
     amplitude = np.where(mira, rng.uniform(2.5, 7.0, n), rng.uniform(0.2, 2.0, n))
@@ -439,8 +439,8 @@ def _eclipse(dphase, width, sharpness):
     return 1.0 - (1.0 - np.exp(1.0 - np.cosh(np.minimum(x, 30.0)))) ** sharpness
 
 
-def _eb_detached(rng, sky):
-    n = len(sky.mean)
+def _eb_detached(rng, objs):
+    n = len(objs.mean)
     period = _log_uniform(rng, 0.8, 50.0, n)
     depth = rng.uniform(0.1, 1.2, n)
     secondary = depth * rng.uniform(0.05, 1.0, n)
@@ -460,8 +460,8 @@ def _eb_detached(rng, sky):
     return _Truth(rng.uniform(-0.3, 1.2, n), delta, period)
 
 
-def _eb_contact(rng, sky):
-    n = len(sky.mean)
+def _eb_contact(rng, objs):
+    n = len(objs.mean)
     period = 10 ** _truncated_normal(rng, np.log10(0.37), 0.1, np.log10(0.22), 0.0, n)
     amplitude = rng.uniform(0.1, 0.8, n)
     unequal, oconnell = rng.uniform(0.0, 0.15, n), rng.uniform(-0.03, 0.03, n)
@@ -475,8 +475,8 @@ def _eb_contact(rng, sky):
     return _Truth(rng.uniform(0.2, 0.9, n), delta, period)
 
 
-def _qso(rng, sky):
-    n = len(sky.mean)
+def _qso(rng, objs):
+    n = len(objs.mean)
     redshift = rng.uniform(0.2, 3.0, n)
     tau = 10 ** _truncated_normal(rng, 2.4, 0.3, 1.0, 3.7, n) * (1 + redshift)
     sf_inf = 10 ** _truncated_normal(rng, -0.7, 0.2, -1.5, 0.0, n)
@@ -486,8 +486,8 @@ def _qso(rng, sky):
     return _Truth(rng.uniform(-0.1, 0.4, n), delta, redshift=redshift)
 
 
-def _nonvar(rng, sky):
-    n = len(sky.mean)
+def _nonvar(rng, objs):
+    n = len(objs.mean)
     return _Truth(rng.uniform(-0.3, 1.5, n), lambda obj, lam, t: np.zeros(len(t)))
 
 
@@ -515,13 +515,13 @@ def _drw(rng, obj, t, tau, sigma):
 # Supernovae: flux shapes in natural-log units, normalised to peak 0 in each band, so that delta = -POGSON * log f.
 
 
-def _event_window(rng, sky, redshift):
+def _event_window(rng, objs, redshift):
     """Epoch (start of the rise) inside an observing season, and the stretch watched around it."""
-    n_seasons = np.floor((sky.end - sky.origin) / YEAR) + 1
+    n_seasons = np.floor((objs.end - objs.origin) / YEAR) + 1
     season = np.floor(rng.random(len(redshift)) * n_seasons)
-    t0 = np.clip(sky.origin + season * YEAR + rng.uniform(-20.0, sky.season - 30.0), sky.start, sky.end)
+    t0 = np.clip(objs.origin + season * YEAR + rng.uniform(-20.0, objs.season - 30.0), objs.start, objs.end)
     stretch = 1 + redshift
-    return t0, (np.maximum(t0 - 30.0 * stretch, sky.start), np.minimum(t0 + 220.0 * stretch, sky.end))
+    return t0, (np.maximum(t0 - 30.0 * stretch, objs.start), np.minimum(t0 + 220.0 * stretch, objs.end))
 
 
 def _redshift(rng, peak, absolute, spread):
@@ -545,11 +545,11 @@ def _normalised(log_flux, t0, stretch):
     return delta
 
 
-def _sn_ia(rng, sky):
-    n = len(sky.mean)
-    redshift = _redshift(rng, sky.mean, -19.3, 0.15)
+def _sn_ia(rng, objs):
+    n = len(objs.mean)
+    redshift = _redshift(rng, objs.mean, -19.3, 0.15)
     stretch = 1 + redshift
-    t0, window = _event_window(rng, sky, redshift)
+    t0, window = _event_window(rng, objs, redshift)
     rise, fall = rng.uniform(2.0, 4.0, n) * stretch, rng.uniform(18.0, 30.0, n) * stretch
     fall_slope = rng.uniform(1.0, 2.0, n)
     bump, bump_delay, bump_width = rng.uniform(0.2, 0.45, n), rng.uniform(22.0, 30.0, n) * stretch, rng.uniform(
@@ -566,11 +566,11 @@ def _sn_ia(rng, sky):
                   window=window)
 
 
-def _sn_ii(rng, sky):
-    n = len(sky.mean)
-    redshift = _redshift(rng, sky.mean, -16.8, 0.9)
+def _sn_ii(rng, objs):
+    n = len(objs.mean)
+    redshift = _redshift(rng, objs.mean, -16.8, 0.9)
     stretch = 1 + redshift
-    t0, window = _event_window(rng, sky, redshift)
+    t0, window = _event_window(rng, objs, redshift)
     rise = rng.uniform(1.0, 4.0, n) * stretch
     plateau_decay = POGSON * 100.0 / _log_uniform(rng, 0.2, 3.0, n) * stretch  # e-folding time of the plateau
     blue_fade = rng.uniform(1.5, 3.0, n)  # the plateau fades faster in blue bands as the photosphere cools
