@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from astroflow.errors import InputError
 from astroflow.ragged import Ragged
+from astroflow.represent import dtdm
 from astroflow.represent.dtdm import balanced_epoch, dtdm_cnn, dtdm_rnn, series, subsample
 
 
@@ -53,9 +54,7 @@ def per_band(t, m, b, band):
     return np.asarray(t)[keep], np.asarray(m, dtype=np.float32).astype(np.float64)[keep]
 
 
-@settings(max_examples=60, deadline=None)
-@given(curves, st.integers(1, 30))
-def test_cnn_matches_brute_force(data, length):
+def check_cnn(data, length):
     r = make(data, bands=("u", "g", "r"))
     merged, split = dtdm_cnn(r, length), dtdm_cnn(r, length, per_band=True)
     assert merged.values.shape == (len(data), 2, length) and split.values.shape == (len(data), 3, 2, length)
@@ -69,22 +68,43 @@ def test_cnn_matches_brute_force(data, length):
             assert split.length[i, band] == n and split.mask[i, band].sum() == n
 
 
-@settings(max_examples=60, deadline=None)
-@given(curves, st.integers(1, 5), st.integers(1, 3))
-def test_rnn_matches_brute_force(data, window, stride):
+def check_rnn(data, window, stride):
     r = make(data, bands=("u", "g", "r"))
     merged, split = dtdm_rnn(r, window, stride), dtdm_rnn(r, window, stride, per_band=True)
     assert merged.values.shape[-1] == 2 * window
     for i, (t, m, b) in enumerate(data):
         want = brute_rnn(t, np.asarray(m, dtype=np.float32).astype(np.float64), window, stride)
         assert merged.length[i] == len(want) and merged.mask[i].sum() == len(want)
-        np.testing.assert_array_equal(merged.values[i, :len(want)], np.asarray(want, dtype=np.float32).reshape(-1, 2 * window))
+        np.testing.assert_array_equal(merged.values[i, :len(want)],
+                                      np.asarray(want, dtype=np.float32).reshape(-1, 2 * window))
         assert not merged.values[i, len(want):].any()
         for band in range(3):
             want = brute_rnn(*per_band(t, m, b, band), window, stride)
             assert split.length[i, band] == len(want)
             np.testing.assert_array_equal(split.values[i, band, :len(want)],
                                           np.asarray(want, dtype=np.float32).reshape(-1, 2 * window))
+
+
+@settings(max_examples=60, deadline=None)
+@given(curves, st.integers(1, 30))
+def test_cnn_matches_brute_force(data, length):
+    check_cnn(data, length)
+
+
+@settings(max_examples=60, deadline=None)
+@given(curves, st.integers(1, 5), st.integers(1, 3))
+def test_rnn_matches_brute_force(data, window, stride):
+    check_rnn(data, window, stride)
+
+
+def test_runs_of_series_join_up(monkeypatch):
+    """Many light curves, processed in runs of 7 series (per band: runs that split objects)."""
+    monkeypatch.setattr(dtdm, "CHUNK", 7)
+    rng = np.random.default_rng(4)
+    data = [(np.sort(rng.uniform(0, 100, n)), rng.normal(15, 1, n), rng.integers(0, 3, n))
+            for n in rng.integers(0, 30, 100)]
+    check_cnn(data, 20)
+    check_rnn(data, 4, 2)
 
 
 def test_cnn_leading_zero_padding_and_cut():

@@ -15,7 +15,7 @@ point stops pairing once dt reaches the end of the dt grid, so the work is the n
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,49 +117,44 @@ class DmDt:
         """
         s = series(ragged, per_band, repair)
         out = np.zeros((len(s.row_size), *self.shape), dtype=np.float32)
-        for first, counts, dt_counts in self._counts(s):
+        for rows, part in s.chunks(max(1, (1 << 20) // (self.dt.n * self.dm.n))):  # bounds the bincount length
+            counts, dt_counts = self._counts(part)
             if "pairs" in self.norm:
-                n = s.row_size[first:first + len(counts)]
+                n = part.row_size
                 counts /= np.maximum(n * (n - 1) / 2, 1)[:, None, None]
             if "dt" in self.norm:
                 counts /= np.maximum(dt_counts, 1)[:, :, None]
             if "max" in self.norm:
                 counts /= np.maximum(counts.max(axis=(1, 2), initial=0), np.finfo(np.float64).tiny)[:, None, None]
-            out[first:first + len(counts)] = counts
+            out[rows] = counts
         return s.fold(out)
 
-    def _counts(self, s: Series) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """For chunks of series: the first series, pair counts per (series, dt cell, dm cell) and per
-        (series, dt cell) whatever dm (float64)."""
+    def _counts(self, s: Series) -> tuple[np.ndarray, np.ndarray]:
+        """Pair counts per (series, dt cell, dm cell), and per (series, dt cell) whatever dm (float64)."""
         n_dt, n_dm = self.shape
         n_series = len(s.row_size)
+        counts, dt_counts = np.zeros(n_series * n_dt * n_dm), np.zeros(n_series * n_dt)
         series_of = np.repeat(np.arange(n_series), s.row_size)
         end_of = np.repeat(s.offset + s.row_size, s.row_size)
         dt_end = self.dt.edges[-1]
-        chunk = max(1, (1 << 20) // (n_dt * n_dm))  # series per chunk: bounds the bincount length
-        bounds = np.concatenate([s.offset, [len(s.time)]])
-        for first in range(0, n_series, chunk):
-            n = min(chunk, n_series - first)
-            counts, dt_counts = np.zeros(n * n_dt * n_dm), np.zeros(n * n_dt)
-            active = np.arange(bounds[first], bounds[first + n])  # first points of pairs still to visit
-            active = active[active + 1 < end_of[active]]
-            cells, dt_cells, held = [], [], 0
-            lag = 1
-            while active.size:
-                later = active + lag
-                dt = s.time[later] - s.time[active]
-                i_dt, in_dt = self.dt.cells(dt)
-                i_dm, in_dm = self.dm.cells(s.value[later] - s.value[active])
-                row = (series_of[active] - first) * n_dt + i_dt
-                cells.append((row * n_dm + i_dm)[in_dt & in_dm])
-                if "dt" in self.norm:
-                    dt_cells.append(row[in_dt])
-                held += len(active)
-                lag += 1
-                active = active[(dt < dt_end) & (active + lag < end_of[active])]  # sorted: later partners are further
-                if held > _FLUSH or not active.size:
-                    counts += np.bincount(np.concatenate(cells), minlength=len(counts))
-                    if dt_cells:
-                        dt_counts += np.bincount(np.concatenate(dt_cells), minlength=len(dt_counts))
-                    cells, dt_cells, held = [], [], 0
-            yield first, counts.reshape(n, n_dt, n_dm), dt_counts.reshape(n, n_dt)
+        active = np.flatnonzero(np.arange(len(s.time)) + 1 < end_of)  # first points of pairs still to visit
+        cells, dt_cells, held = [], [], 0
+        lag = 1
+        while active.size:
+            later = active + lag
+            dt = s.time[later] - s.time[active]
+            i_dt, in_dt = self.dt.cells(dt)
+            i_dm, in_dm = self.dm.cells(s.value[later] - s.value[active])
+            row = series_of[active] * n_dt + i_dt
+            cells.append((row * n_dm + i_dm)[in_dt & in_dm])
+            if "dt" in self.norm:
+                dt_cells.append(row[in_dt])
+            held += len(active)
+            lag += 1
+            active = active[(dt < dt_end) & (active + lag < end_of[active])]  # sorted: later partners are further
+            if held > _FLUSH or not active.size:
+                counts += np.bincount(np.concatenate(cells), minlength=len(counts))
+                if dt_cells:
+                    dt_counts += np.bincount(np.concatenate(dt_cells), minlength=len(dt_counts))
+                cells, dt_cells, held = [], [], 0
+        return counts.reshape(n_series, n_dt, n_dm), dt_counts.reshape(n_series, n_dt)

@@ -12,12 +12,15 @@ A light curve of fewer than two points has no differences: its sequence is all p
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from astroflow.errors import InputError
 from astroflow.ragged import Ragged
+
+CHUNK = 4096  # series per run in the vectorised passes
 
 
 @dataclass
@@ -36,6 +39,15 @@ class Series:
     @property
     def offset(self) -> np.ndarray:
         return np.cumsum(self.row_size) - self.row_size
+
+    def chunks(self, size: int) -> Iterator[tuple[slice, Series]]:
+        """Runs of at most ``size`` consecutive series as (their slice, a Series of views): per-point temporaries
+        of a run stay in cache, which makes large sets several times faster than one pass over everything."""
+        bounds = np.concatenate([[0], np.cumsum(self.row_size)])
+        for first in range(0, len(self.row_size), size):
+            rows = slice(first, min(first + size, len(self.row_size)))
+            points = slice(bounds[rows.start], bounds[rows.stop])
+            yield rows, Series(self.time[points], self.value[points], self.row_size[rows], self.n_bands)
 
     def fold(self, array: np.ndarray) -> np.ndarray:
         """Reshape a per-series array to (n_objects, n_bands, ...) when split by band; leave it when merged."""
@@ -129,11 +141,12 @@ def dtdm_cnn(ragged: Ragged, length: int = 500, per_band: bool = False, repair: 
     n = s.row_size
     kept = np.where(n >= 2, np.minimum(n, length), 0)
     values = np.zeros((len(n), 2, length), dtype=np.float32)
-    series_of, pos = _positions(s)
-    j = np.flatnonzero((pos >= 1) & (pos < length))
-    flat = series_of[j] * (2 * length) + pos[j]  # flat indices scatter several times faster than 3-D ones
-    values.reshape(-1)[flat] = np.diff(s.time)[j - 1]
-    values.reshape(-1)[flat + length] = np.diff(s.value)[j - 1]
+    for rows, part in s.chunks(CHUNK):
+        series_of, pos = _positions(part)
+        j = np.flatnonzero((pos >= 1) & (pos < length))
+        flat = series_of[j] * (2 * length) + pos[j]  # flat indices scatter several times faster than 3-D ones
+        values[rows].reshape(-1)[flat] = np.diff(part.time)[j - 1]
+        values[rows].reshape(-1)[flat + length] = np.diff(part.value)[j - 1]
     mask = np.arange(length) < kept[:, None]
     return Sequences(values=s.fold(values), mask=s.fold(mask), length=s.fold(kept))
 
@@ -154,12 +167,13 @@ def dtdm_rnn(ragged: Ragged, window: int = 4, stride: int = 2, max_steps: int | 
     if max_steps is None:
         max_steps = int(steps.max()) if steps.size else 0
     steps = np.minimum(steps, max_steps)
-    dt, dm = np.diff(s.time), np.diff(s.value)  # series i's differences start at dt[offset[i]]
-    step_of = np.repeat(np.arange(len(steps)), steps)
-    k = np.arange(len(step_of)) - np.repeat(np.cumsum(steps) - steps, steps)
-    idx = (s.offset[step_of] + k * stride)[:, None] + np.arange(window)
     values = np.zeros((len(steps), max_steps, 2 * window), dtype=np.float32)
-    values.reshape(-1, 2 * window)[step_of * max_steps + k] = np.concatenate([dt[idx], dm[idx]], axis=1)
+    for rows, part in s.chunks(CHUNK):
+        dt, dm = np.diff(part.time), np.diff(part.value)  # series i's differences start at dt[offset[i]]
+        step_of = np.repeat(np.arange(rows.stop - rows.start), steps[rows])
+        k = np.arange(len(step_of)) - np.repeat(np.cumsum(steps[rows]) - steps[rows], steps[rows])
+        idx = (part.offset[step_of] + k * stride)[:, None] + np.arange(window)
+        values[rows].reshape(-1, 2 * window)[step_of * max_steps + k] = np.concatenate([dt[idx], dm[idx]], axis=1)
     mask = np.arange(max_steps) < steps[:, None]
     return Sequences(values=s.fold(values), mask=s.fold(mask), length=s.fold(steps))
 
