@@ -5,7 +5,7 @@ d=256, feed-forward 256, window 200), with a fifth of the points padding. The re
 embedding and output layer, and pre-norm GELU layers, so only the transformer stack differs. Runs alternate
 between the two models so that a busy machine slows both alike.
 
-    python bench/bench_encoder.py [--preset astromer2] [--batch 32] [--steps 5] [--device cpu]
+    python bench/bench_encoder.py [--preset astromer2] [--batch 32] [--steps 5] [--device cpu] [--threads N]
 """
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     config = models.model_config(args.preset)

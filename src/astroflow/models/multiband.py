@@ -2,8 +2,9 @@
 different (asynchronous) times. Two architectures:
 
 (a) PerBandFusion: each band's points go through a single-band Astromer encoder (one shared or one per band);
-    the per-band sequences are merged back into the window's own point order (time order, for windows cut by
-    represent/windows.py), tagged with a band embedding, and fused by cross-band attention blocks.
+    the per-band sequences are merged back into the window's own point positions (time order for the merged
+    windows of represent/windows.py; attention depends on the encoded times, not on positions), tagged with a
+    band embedding, and fused by cross-band attention blocks.
 (b) JointEncoder: one Astromer over all points of all bands, each tagged with its band embedding.
 
 Both take the merged multiband batch (every point with its ``band`` code) and return hidden states aligned with
