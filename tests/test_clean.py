@@ -203,3 +203,13 @@ def test_property_cleaned_output_is_clean_and_accounted(rows, merge, clip, min_p
     assert (obs.groupby("object_id").size() >= min_points).all()
     assert (obs.groupby(["object_id", "band"]).size() >= min_band).all()
     assert qc_row(qc, "e")["reason"] == "no observations"
+
+
+def test_simulated_survey_cleans_with_few_losses():
+    from astroflow.sources.simulate import simulate_survey
+
+    cat = simulate_survey(6, seed=3, min_points=50, max_points=300)
+    out, qc = clean(cat)
+    check_accounting(cat, out, qc)
+    assert_sorted(out.obs)
+    assert qc["n_outlier"].sum() < 0.02 * cat.n_obs  # eclipses and supernova tails are not clipped away

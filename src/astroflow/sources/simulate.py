@@ -2,7 +2,7 @@
 
 Each class draws its physical parameters from the ranges below, is sampled with a ground-based cadence (multi-year
 baseline, a 6-8 month observing season per year set by the object's right ascension, visits near local midnight,
-bands observed at different times and in different numbers) and observed through a objs+source noise model with a
+bands observed at different times and in different numbers) and observed through a sky+source noise model with a
 detection threshold and occasional outliers. Classes overlap where nature makes them overlap (RRc, contact binaries
 and delta Scuti stars in period and amplitude; first-overtone Cepheids and RR Lyrae; Miras and semi-regulars; SNe
 Ia and II near peak), and faint objects are noisy, so classification is not trivial.
@@ -256,7 +256,7 @@ def _cadence(rng, survey: Survey, objs: _Objects, lo, hi, n_visits, synchronous)
 
 
 def _observe(rng, survey: Survey, band, true_mag, detect_snr, outlier_fraction):
-    """Measured magnitude, its error and whether the visit is a detection, from the objs+source noise model."""
+    """Measured magnitude, its error and whether the visit is a detection, from the sky+source noise model."""
     m5 = np.array([BANDS[b].m5 for b in survey.bands])[band] + rng.normal(0.0, M5_JITTER, len(band))
     with np.errstate(over="ignore"):
         flux = 10.0 ** (-0.4 * (true_mag - m5))  # in units of the 5-sigma flux; inf magnitude -> 0
