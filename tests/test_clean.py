@@ -212,4 +212,4 @@ def test_simulated_survey_cleans_with_few_losses():
     out, qc = clean(cat)
     check_accounting(cat, out, qc)
     assert_sorted(out.obs)
-    assert qc["n_outlier"].sum() < 0.02 * cat.n_obs  # eclipses and supernova tails are not clipped away
+    assert qc["n_outlier"].sum() < 0.01 * cat.n_obs  # eclipses and supernova tails are not clipped away
