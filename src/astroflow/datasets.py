@@ -59,8 +59,15 @@ def resolve(name: str, config: dict, results: str | Path = "results") -> Dataset
         raise ConfigError(key, f"give exactly one of simulate, survey or path (got {kinds or 'none'})")
     kind = kinds[0]
     raw = Path(results) / name / "raw"
+    options = dict(ds.get("options") or {})
     if kind == "simulate":
         fmt, root = "long", raw / "simulated"
+        from astroflow.sources.simulate import PRESETS
+
+        bands = ds["simulate"].get("bands", "macho")
+        bands = list(PRESETS[bands].bands) if isinstance(bands, str) else list(bands)
+        options = {"pattern": "part-*.parquet", "columns": {"label": "label"}, "bands": bands,
+                   "survey": "simulated"}
     elif kind == "survey":
         from astroflow.sources.registry import get_survey
 
@@ -77,6 +84,6 @@ def resolve(name: str, config: dict, results: str | Path = "results") -> Dataset
     if labels and labels.get("path"):
         labels["path"] = expand_path(labels["path"], config, f"{key}.labels.path")
     test_ids = expand_path(ds["test_ids"], config, f"{key}.test_ids") if ds.get("test_ids") else None
-    return DatasetSpec(name=name, kind=kind, format=fmt, root=root, options=dict(ds.get("options") or {}),
+    return DatasetSpec(name=name, kind=kind, format=fmt, root=root, options=options,
                        labels=labels, test_ids=test_ids, shards=int(ds.get("shards", 1)),
                        on_bad_file=ds.get("on_bad_file", "raise"), clean=dict(ds.get("clean") or {}), section=ds)

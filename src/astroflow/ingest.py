@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,9 @@ def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.D
             log.warning("skipped %s", err)
             bad.append({"object_id": Path(str(err.path)).name, "kept": False, "reason": f"unreadable: {err}"})
     cat = catalogue.concat(cats) if cats else catalogue.Catalogue.empty()
+    if spec.kind == "simulate":  # the simulator's truth per object: position, period, redshift
+        extra = pd.read_parquet(Path(spec.root) / "objects.parquet").drop(columns="label")
+        cat = replace(cat, objects=cat.objects.merge(extra, on="object_id", how="left"))
     if spec.labels:
         from astroflow.sources.labels import apply_labels
 
@@ -121,9 +125,12 @@ def build_store(config: dict, name: str, shard_stores: list, shard_qcs: list, ou
         "dataset": name,
         "objects_in": len(qc),
         "objects_kept": store.n_objects,
+        "observations_in": int(qc["n_input"].sum()),
         "observations_kept": int(store.objects["row_size"].sum()),
-        "dropped_by_reason": {k: int(v) for k, v in qc.loc[~qc["kept"].astype(bool), "reason"]
-                              .str.split(":").str[0].value_counts().items()},
+        "observations_dropped": {c.removeprefix("n_"): int(qc[c].sum()) for c in qc.columns
+                                 if c.startswith("n_") and c not in ("n_input", "n_kept")},
+        "objects_dropped_by_reason": {k: int(v) for k, v in qc.loc[~qc["kept"].astype(bool), "reason"]
+                                      .str.split(":").str[0].value_counts().items()},
         "objects_per_class": {c: int(np.sum(labels == i)) for i, c in enumerate(store.class_names)},
         "unlabelled": int(np.sum(labels < 0)),
     }

@@ -42,14 +42,15 @@ def check_options(options: dict, known: Iterable[str], fmt: str) -> None:
 
 
 def list_files(root: Path, patterns: Sequence[str]) -> list[Path]:
-    """``root`` itself if it is a file, else the files in the folder matching any glob pattern, sorted by name."""
+    """``root`` itself if it is a file, else the files in the folder matching any glob pattern, sorted by name
+    (then path, so that the order never depends on the file system)."""
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise InputError(root, "no such file or folder")
     found = {p for pattern in patterns for p in root.glob(pattern) if p.is_file()}
-    return sorted(found, key=lambda p: p.name)
+    return sorted(found, key=lambda p: (p.name, str(p)))
 
 
 def object_id_from(path: str | Path) -> str:
