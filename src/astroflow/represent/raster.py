@@ -1,0 +1,308 @@
+"""Batched anti-aliased drawing of plots (lines, markers, error bars), and a matplotlib reference that draws the same.
+
+Rendering light curves with matplotlib costs ~10 ms an image, too slow to make images on the fly for millions of
+objects. :class:`Canvas` draws a whole batch at once with a few tensor operations per primitive kind, so the same
+code runs on CPU or batched on a GPU; :class:`MatplotlibCanvas` has the same interface and is kept as the reference.
+
+Geometry, shared by both canvases: an image is ``height x width`` pixels; pixel ``(row i, column j)`` covers the
+square ``[j, j+1] x [i, i+1]`` of continuous pixel coordinates, so its centre is ``(j + 0.5, i + 0.5)``. Each draw
+call names a panel ``box = (left, top, width, height)`` in pixel coordinates and data limits ``xlim``, ``ylim``:
+``xlim[0]`` maps to the box's left edge, ``xlim[1]`` to its right edge, ``ylim[0]`` to its bottom edge and
+``ylim[1]`` to its top edge (y up). A point at (0.5, 0.5) with limits (0, 1) on a 255-pixel image thus lands on
+the centre of pixel (127, 127); on a 256-pixel image it lands on the corner shared by the four central pixels.
+Primitives are clipped to their box. Sizes and widths are in pixels.
+
+Each draw call is one layer of one colour: the coverage of its primitives is merged by maximum (as one path in
+matplotlib, so overlaps do not darken) and composited "over" what is already drawn, starting from white.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+
+Box = tuple[float, float, float, float]
+Limits = tuple[float, float]
+DEFAULT_LIMITS: Limits = (-0.05, 1.05)
+
+
+def _tensor(values, dtype, device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(values), dtype=dtype, device=device).reshape(-1)
+
+
+def _ragged_range(start: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each item k, the integers start[k] .. start[k] + count[k] - 1; returns (item of each, the integer)."""
+    item = torch.repeat_interleave(torch.arange(len(count), device=count.device), count)
+    shift = start - (torch.cumsum(count, 0) - count)
+    return item, shift.index_select(0, item) + torch.arange(len(item), device=count.device)
+
+
+class Canvas:
+    """A batch of images drawn with vectorised anti-aliasing: signed distances for lines and discs, exact area
+    coverage for bars, evaluated only on each primitive's neighbourhood of pixels."""
+
+    def __init__(self, batch: int, height: int, width: int, channels: int = 3, device: str | torch.device = "cpu"):
+        self.shape = (batch, height, width, channels)
+        self.device = torch.device(device)
+        # Colour planes, one row per channel, so that every gather and scatter reads one contiguous array.
+        self._image = torch.ones((channels, batch * height * width), dtype=torch.float32, device=self.device)
+        self._coverage = torch.zeros(batch * height * width, dtype=torch.float32, device=self.device)
+
+    def clear(self) -> None:
+        """Back to white, to draw the next batch without allocating again."""
+        self._image.fill_(1.0)
+
+    def _to_pixels(self, x, y, box: Box, xlim: Limits, ylim: Limits) -> tuple[torch.Tensor, torch.Tensor]:
+        left, top, w, h = box
+        px = left + (_tensor(x, torch.float32, self.device) - xlim[0]) * (w / (xlim[1] - xlim[0]))
+        py = top + (ylim[1] - _tensor(y, torch.float32, self.device)) * (h / (ylim[1] - ylim[0]))
+        return px, py
+
+    def _pixel_range(self, box: Box | None) -> tuple[int, int, int, int]:
+        """First and last column and row whose centre lies in the box and the image."""
+        left, top, w, h = box or (0.0, 0.0, float(self.shape[2]), float(self.shape[1]))
+        return (max(math.ceil(left - 0.5), 0), min(math.floor(left + w - 0.5), self.shape[2] - 1),
+                max(math.ceil(top - 0.5), 0), min(math.floor(top + h - 0.5), self.shape[1] - 1))
+
+    def lines(self, image, x, y, colour, width: float = 1.0, path=None, box: Box | None = None,
+              xlim: Limits = DEFAULT_LIMITS, ylim: Limits = DEFAULT_LIMITS, alpha: float = 1.0) -> None:
+        """Polylines through consecutive points of the same ``image`` (and ``path``), round caps and joins."""
+        image = _tensor(image, torch.int64, self.device)
+        px, py = self._to_pixels(x, y, box or self._full_box, xlim, ylim)
+        same = image[1:] == image[:-1]
+        if path is not None:
+            path = _tensor(path, torch.int64, self.device)
+            same &= path[1:] == path[:-1]
+        start = torch.nonzero(same).reshape(-1)
+        x0, y0 = px.index_select(0, start), py.index_select(0, start)
+        x1, y1 = px.index_select(0, start + 1), py.index_select(0, start + 1)
+        base = image.index_select(0, start) * (self.shape[1] * self.shape[2])
+        c0, c1, r0, r1 = self._pixel_range(box)
+        steep = (y1 - y0).abs() > (x1 - x0).abs()
+        shallow = ~steep
+        # Walk shallow segments along columns and steep ones along rows.
+        index, cover = zip(
+            self._walk(base[shallow], x0[shallow], y0[shallow], x1[shallow], y1[shallow], (c0, c1), (r0, r1),
+                       1, self.shape[2], width),
+            self._walk(base[steep], y0[steep], x0[steep], y1[steep], x1[steep], (r0, r1), (c0, c1),
+                       self.shape[2], 1, width))
+        self._composite(torch.cat(index, 1), torch.cat(cover, 1), colour, alpha)
+
+    def _walk(self, base, u0, v0, u1, v1, u_range, v_range, u_stride: int, v_stride: int,
+              width: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fragments of segments whose slope along u is at most 1: each pixel step along u, the few pixels across
+        (v) within reach. Returns flat pixel indices and coverages, (band, column) arrays with the long axis last."""
+        reach = width / 2 + 0.5
+        # Rows within reach / cos of the centre line: at most floor(2 * reach * sqrt 2) + 1 of them; the window is
+        # shifted inside the box, so it never leaves the box and still holds every pixel of the box in reach.
+        band = math.floor(2 * reach * math.sqrt(2)) + 1
+        if v_range[1] - v_range[0] + 1 < band:
+            raise ValueError(f"a panel narrower than {band} pixels cannot hold lines {width} pixels wide")
+        d_u, d_v = u1 - u0, v1 - v0
+        length = torch.hypot(d_u, d_v)
+        nonzero = length > 0
+        lo = torch.ceil(torch.minimum(u0, u1) - reach - 0.5).long().clamp(min=u_range[0])
+        hi = torch.floor(torch.maximum(u0, u1) + reach - 0.5).long().clamp(max=u_range[1])
+        seg, u = _ragged_range(lo, (hi - lo + 1).clamp(min=0))
+        a_u, a_v, d_u, d_v, cos_, sin_, half_length, base = (
+            t.index_select(0, seg) for t in (
+                u0, v0, torch.where(d_u == 0, 1.0, d_u), d_v, torch.where(nonzero, d_u / length, 1.0),
+                torch.where(nonzero, d_v / length, 0.0), length / 2, base))
+        pu = u + 0.5 - a_u
+        centre = a_v + (pu / d_u).clamp(0, 1) * d_v
+        v = torch.ceil(centre - reach * math.sqrt(2) - 0.5).clamp(v_range[0], v_range[1] - (band - 1))
+        # Distance to the segment from across it and from beyond its ends along it.
+        step = torch.arange(band, device=self.device)[:, None]
+        pv = v + 0.5 - a_v
+        along = pu * cos_ + pv * sin_ - half_length
+        across = pv * cos_ - pu * sin_
+        beyond = ((along + step * sin_).abs() - half_length).clamp(min=0)
+        cover = (reach - torch.hypot(across + step * cos_, beyond)).clamp(0, 1)
+        index = (base + u * u_stride + v.long() * v_stride) + step * v_stride
+        return index, cover
+
+    def markers(self, image, x, y, colour, size: float = 3.0, box: Box | None = None,
+                xlim: Limits = DEFAULT_LIMITS, ylim: Limits = DEFAULT_LIMITS, alpha: float = 1.0) -> None:
+        """Filled discs of diameter ``size`` centred on the points."""
+        image = _tensor(image, torch.int64, self.device)
+        px, py = self._to_pixels(x, y, box or self._full_box, xlim, ylim)
+        _, height, width, _ = self.shape
+        c0, c1, r0, r1 = self._pixel_range(box)
+        reach = size / 2 + 0.5
+        # Arrays are (row offset, column offset, point), the long axis last.
+        offset = torch.arange(math.floor(2 * reach) + 1, device=self.device)[:, None]
+        col = (torch.ceil(px - reach - 0.5).long() + offset).clamp(c0, c1)
+        row = (torch.ceil(py - reach - 0.5).long() + offset).clamp(r0, r1)
+        dx2 = (col + 0.5 - px) ** 2
+        dy2 = (row + 0.5 - py) ** 2
+        cover = (reach - torch.sqrt(dy2[:, None] + dx2[None])).clamp(0, 1)
+        index = (image * (height * width) + row * width)[:, None] + col[None]
+        self._composite(index, cover, colour, alpha)
+
+    def bars(self, image, x, y_low, y_high, colour, width: float = 1.0, box: Box | None = None,
+             xlim: Limits = DEFAULT_LIMITS, ylim: Limits = DEFAULT_LIMITS, alpha: float = 1.0) -> None:
+        """Vertical bars (error bars) from ``y_low`` to ``y_high`` at ``x``, butt ends, exact area coverage."""
+        box = box or self._full_box
+        image = _tensor(image, torch.int64, self.device)
+        px, top = self._to_pixels(x, y_high, box, xlim, ylim)
+        _, bottom = self._to_pixels(x, y_low, box, xlim, ylim)
+        _, height, width_px, _ = self.shape
+        c0, c1, r0, r1 = self._pixel_range(box)
+        top, bottom = torch.minimum(top, bottom).clamp(r0, r1 + 1), torch.maximum(top, bottom).clamp(r0, r1 + 1)
+        first_row = torch.floor(top).long()
+        bar, row = _ragged_range(first_row, (torch.ceil(bottom).long() - first_row).clamp(min=0))
+        cover_y = torch.minimum(row + 1.0, bottom.index_select(0, bar)) - torch.maximum(row.float(), top.index_select(0, bar))
+        half = width / 2
+        # Arrays are (column offset, row of a bar), the long axis last.
+        offset = torch.arange(math.ceil(width) + 1, device=self.device)[:, None]
+        col = torch.floor(px - half).long() + offset
+        cover_x = (torch.minimum(col + 1.0, px + half) - torch.maximum(col.float(), px - half))
+        cover_x = cover_x.clamp(0, 1) * ((col >= c0) & (col <= c1))
+        index = ((image.index_select(0, bar) * (height * width_px) + row * width_px)
+                 + col.clamp(c0, c1).index_select(1, bar))
+        self._composite(index, cover_x.index_select(1, bar) * cover_y.clamp(0, 1), colour, alpha)
+
+    @property
+    def _full_box(self) -> Box:
+        return (0.0, 0.0, float(self.shape[2]), float(self.shape[1]))
+
+    def _composite(self, index: torch.Tensor, cover: torch.Tensor, colour, alpha: float) -> None:
+        """Merge one layer's fragments by maximum coverage, then blend its colour over the image.
+
+        Fragments outside the box carry the coverage of the border pixel they were clamped to, so none needs to be
+        removed. Blending the whole image is a few dense passes, cheaper than gathering and scattering the
+        fragments of a typical plot's layer.
+        """
+        self._coverage.scatter_reduce_(0, index.reshape(-1), cover.reshape(-1), "amax")
+        if alpha != 1:
+            self._coverage.mul_(alpha)
+        colour = np.broadcast_to(np.asarray(colour, dtype=np.float32).reshape(-1), (self.shape[3],))
+        for plane, value in zip(self._image, colour.tolist()):
+            plane.lerp_(torch.tensor(value, device=self.device).expand_as(plane), self._coverage)
+        self._coverage.zero_()
+
+    def result(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The images, (batch, height, width, channels) uint8; written into ``out`` (its first images) if given."""
+        batch, height, width, channels = self.shape
+        out = np.empty(self.shape, dtype=np.uint8) if out is None else out
+        planes = self._image.reshape(channels, batch, height, width)[:, :len(out)].cpu().numpy()
+        for c in range(channels):  # one channel at a time: much faster than one strided transposing copy
+            out[..., c] = planes[c] * 255 + 0.5
+        return out
+
+
+class MatplotlibCanvas:
+    """The reference: the same draw calls made with matplotlib's Agg backend, one figure per image, no axes."""
+
+    def __init__(self, batch: int, height: int, width: int, channels: int = 3, device=None):
+        self.shape = (batch, height, width, channels)
+        self.clear()
+
+    def clear(self) -> None:
+        """Fresh figures for the next batch."""
+        from matplotlib.figure import Figure
+
+        batch, height, width, _ = self.shape
+        # At 72 dots per inch one point is one pixel, so widths and sizes carry over unchanged.
+        self._figures = [Figure(figsize=(width / 72, height / 72), dpi=72, facecolor="white") for _ in range(batch)]
+        self._axes: dict[tuple[int, Box, Limits, Limits], object] = {}
+
+    def _axes_for(self, image: int, box: Box | None, xlim: Limits, ylim: Limits):
+        _, height, width, _ = self.shape
+        left, top, w, h = box or (0.0, 0.0, float(width), float(height))
+        key = (image, (left, top, w, h), xlim, ylim)
+        if key not in self._axes:
+            ax = self._figures[image].add_axes((left / width, 1 - (top + h) / height, w / width, h / height))
+            ax.set_axis_off()
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
+            self._axes[key] = ax
+        return self._axes[key]
+
+    def _groups(self, image, *arrays):
+        image = np.asarray(image).reshape(-1)
+        arrays = [np.asarray(a).reshape(-1) for a in arrays]
+        for i in np.unique(image):
+            chosen = image == i
+            yield int(i), [a[chosen] for a in arrays]
+
+    def _colour(self, colour, alpha):
+        colour = np.broadcast_to(np.asarray(colour, dtype=float).reshape(-1), (3,))
+        return (*colour, alpha)
+
+    def lines(self, image, x, y, colour, width: float = 1.0, path=None, box: Box | None = None,
+              xlim: Limits = DEFAULT_LIMITS, ylim: Limits = DEFAULT_LIMITS, alpha: float = 1.0) -> None:
+        path = np.zeros(len(np.asarray(x).reshape(-1)), dtype=np.int64) if path is None else path
+        for i, (xs, ys, ps) in self._groups(image, x, y, path):
+            # A NaN vertex breaks a matplotlib line, which draws separate paths as one artist.
+            breaks = np.flatnonzero(ps[1:] != ps[:-1]) + 1
+            xs, ys = np.insert(xs.astype(float), breaks, np.nan), np.insert(ys.astype(float), breaks, np.nan)
+            self._axes_for(i, box, xlim, ylim).plot(
+                xs, ys, color=self._colour(colour, alpha), linewidth=width, solid_capstyle="round",
+                solid_joinstyle="round", snap=False)
+
+    def markers(self, image, x, y, colour, size: float = 3.0, box: Box | None = None,
+                xlim: Limits = DEFAULT_LIMITS, ylim: Limits = DEFAULT_LIMITS, alpha: float = 1.0) -> None:
+        from matplotlib.patches import PathPatch
+        from matplotlib.path import Path
+        from matplotlib.transforms import IdentityTransform
+
+        # Discs as one path in pixel units: Agg's marker drawing rounds each centre to a whole pixel.
+        disc = Path.circle(radius=size / 2)
+        for i, (xs, ys) in self._groups(image, x, y):
+            ax = self._axes_for(i, box, xlim, ylim)
+            centres = ax.transData.transform(np.column_stack([xs, ys]).astype(float))
+            vertices = (disc.vertices[None] + centres[:, None]).reshape(-1, 2)
+            discs = Path(vertices, np.tile(disc.codes, len(xs)))
+            ax.add_patch(PathPatch(discs, transform=IdentityTransform(), facecolor=self._colour(colour, alpha),
+                                   linewidth=0, snap=False))
+
+    def bars(self, image, x, y_low, y_high, colour, width: float = 1.0, box: Box | None = None,
+             xlim: Limits = DEFAULT_LIMITS, ylim: Limits = DEFAULT_LIMITS, alpha: float = 1.0) -> None:
+        for i, (xs, lo, hi) in self._groups(image, x, y_low, y_high):
+            self._axes_for(i, box, xlim, ylim).vlines(
+                xs, lo, hi, colors=[self._colour(colour, alpha)], linewidths=width, capstyle="butt", snap=False)
+
+    def result(self, out: np.ndarray | None = None) -> np.ndarray:
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        channels = self.shape[3]
+        out = np.empty(self.shape, dtype=np.uint8) if out is None else out
+        with matplotlib.rc_context({"path.simplify": False, "path.snap": False}):
+            for i, figure in enumerate(self._figures[:len(out)]):
+                canvas = FigureCanvasAgg(figure)
+                canvas.draw()
+                out[i] = np.asarray(canvas.buffer_rgba())[:, :, :channels]
+        return out
+
+
+CANVASES = {"fast": Canvas, "matplotlib": MatplotlibCanvas}
+
+
+def make_canvas(renderer: str, batch: int, height: int, width: int, channels: int = 3,
+                device: str | torch.device = "cpu") -> Canvas | MatplotlibCanvas:
+    """A canvas of the named renderer: "fast" (vectorised) or "matplotlib" (reference)."""
+    if renderer not in CANVASES:
+        raise ValueError(f"unknown renderer {renderer!r}; choose one of {sorted(CANVASES)}")
+    return CANVASES[renderer](batch, height, width, channels=channels, device=device)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean structural similarity of two uint8 images (H, W) or (H, W, C), on their channel mean.
+
+    Gaussian window with sigma 1.5 and constants K1 = 0.01, K2 = 0.03 (Wang et al. 2004), so renderers can be
+    compared without another dependency.
+    """
+    x, y = (np.asarray(v, dtype=np.float64) for v in (a, b))
+    if x.ndim == 3:
+        x, y = x.mean(axis=2), y.mean(axis=2)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_x, mu_y = gaussian_filter(x, 1.5), gaussian_filter(y, 1.5)
+    var_x = gaussian_filter(x * x, 1.5) - mu_x**2
+    var_y = gaussian_filter(y * y, 1.5) - mu_y**2
+    cov = gaussian_filter(x * y, 1.5) - mu_x * mu_y
+    score = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return float(score.mean())
