@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.table import Table
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from astroflow.errors import ConfigError, InputError
@@ -181,12 +181,16 @@ rows = st.lists(st.tuples(ids, finite, st.sampled_from(["g", "r", "i"]), st.floa
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=rows, kind=st.sampled_from(["csv", "parquet"]))
+@given(rows=rows, kind=st.sampled_from(["csv", "parquet", "ecsv"]))
 def test_any_valid_table_round_trips_exactly(tmp_path, rows, kind):
     df = pd.DataFrame(rows, columns=["object_id", "time", "band", "value", "error"])
+    # ECSV reads a line starting with '#' as a comment, and astropy writes such a value unquoted
+    assume(kind != "ecsv" or not df["object_id"].str.startswith("#").any())
     path = tmp_path / f"t.{kind}"
     if kind == "csv":
         df.to_csv(path, index=False)
+    elif kind == "ecsv":
+        Table.from_pandas(df).write(path, overwrite=True)
     else:
         df.to_parquet(path)
     cat = long.read(path)
