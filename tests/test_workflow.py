@@ -72,3 +72,19 @@ def test_slurm_profile_dry_run(tmp_path):
     proc = snakemake(tmp_path, "-n", "--workflow-profile", str(ROOT / "profiles" / "slurm"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ingest" in proc.stdout
+
+
+@pytest.mark.realdata
+@pytest.mark.workflow
+def test_ztf_bts_config_ingests_the_real_sample(realdata_dir, tmp_path):
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--configfile", str(ROOT / "config" / "ztf_bts.yaml"),
+           "--cores", "2", "--config", f"data_root={realdata_dir}", "results=results"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "results" / "ztf_bts" / "ingest_summary.json").read_text())
+    assert summary["objects_in"] == 2710
+    kept_or_dropped = summary["objects_kept"] + sum(summary["objects_dropped_by_reason"].values())
+    assert kept_or_dropped == 2710
+    assert set(summary["objects_per_class"]) == {"Ia", "II", "Ibc", "Other"}
+    objects = xr.open_zarr(tmp_path / "results" / "ztf_bts" / "lightcurves.zarr")["split"].values
+    assert 530 <= (objects == "test").sum() <= 542
