@@ -66,6 +66,16 @@ def test_folder_of_single_band_files_takes_ids_from_names(tmp_path):
     cat = long.read(units[0], columns={"time": "mjd", "value": "mag", "error": "err"}, band="V")
     assert set(cat.obs["object_id"]) == {"star1"} and set(cat.obs["band"]) == {"V"}
     assert long.discover(tmp_path, pattern="star2*") == [tmp_path / "star2.csv"]
+    write(tmp_path / "star3.csv", "object_id,mjd,mag,err\nX,1.0,15.0,0.1\n")
+    cat = long.read(tmp_path / "star3.csv", columns={"object_id": None, "time": "mjd", "value": "mag", "error": "err"},
+                    band="V")
+    assert cat.objects["object_id"].tolist() == ["star3"]  # mapped to nothing: the file name is the id
+
+
+def test_header_only_ecsv(tmp_path):
+    Table({"object_id": [], "time": [], "band": [], "value": [], "error": []}).write(tmp_path / "t.ecsv")
+    cat = long.read(tmp_path / "t.ecsv")
+    assert cat.n_obs == 0 and cat.n_objects == 0
 
 
 def test_parquet_and_gzip_csv(tmp_path):
@@ -99,6 +109,8 @@ def test_ecsv_units_are_converted(tmp_path):
     ({"unit": "furlongs"}, "options.unit"),
     ({"time_format": "gregorian"}, "time_format"),
     ({"band": "g", "columns": {"band": "band"}}, "options.band"),
+    ({"columns": {"band": None}}, "options.band"),
+    ({"columns": {"error": None}}, "options.columns.error"),
 ])
 def test_bad_options_name_the_key(tmp_path, options, key):
     with pytest.raises(ConfigError) as err:

@@ -3,8 +3,8 @@
 A data set is one file holding many objects, or a folder of files (for example one per object). Options:
 
 - ``columns``: where the canonical fields are, ``{object_id, time, band, value, error, label}`` -> column name;
-  each defaults to its own name, ``label`` to none. When ``object_id`` is not mapped and the file has no
-  ``object_id`` column, the file's name (without extension) is the object id.
+  each defaults to its own name, ``label`` to none. When ``object_id`` is mapped to null, or not mapped and the
+  file has no ``object_id`` column, the file's name (without extension) is the object id.
 - ``band``: one band name for files without a band column (single-band data).
 - ``bands``: the survey's band names in order; bands outside it are passed on for the cleaner to record.
 - ``quantity`` (``mag`` or ``flux``) and ``unit`` (an astropy unit; ``mag`` by default for magnitudes, required
@@ -47,8 +47,11 @@ def read(source: str | Path, /, **options) -> Catalogue:
     common.check_options(options, OPTIONS, "long")
     path = Path(source)
     columns, mapped = _columns(options.get("columns"))
-    if options.get("band") is not None and "band" in mapped:
+    constant_band = options.get("band")
+    if constant_band is not None and "band" in mapped and columns["band"] is not None:
         raise ConfigError("options.band", "give either a constant band or a band column, not both")
+    if constant_band is None and columns["band"] is None:
+        raise ConfigError("options.band", "without a band column, give the band of the file")
     quantity = options.get("quantity", "mag")
     if quantity not in QUANTITIES:
         raise ConfigError("options.quantity", f"must be one of {sorted(QUANTITIES)}, not {quantity!r}")
@@ -63,17 +66,17 @@ def read(source: str | Path, /, **options) -> Catalogue:
     if kind == "csv":
         present = common.header(path, options.get("delimiter", ","))
     else:
-        present = ecsv.column_names if ecsv else _parquet_names(path)
+        present = ecsv.column_names if ecsv is not None else _parquet_names(path)
     unit = unit or ecsv_units.get(columns["value"])
     if unit is None:
         raise ConfigError("options.unit", "flux values need a unit (an astropy unit, e.g. nJy)")
-    ids_from_name = "object_id" not in mapped and columns["object_id"] not in present
-    wanted = [f for f in FIELDS if f in columns and not (f == "object_id" and ids_from_name)
-              and not (f == "band" and options.get("band") is not None)]
+    ids_from_name = columns["object_id"] is None or "object_id" not in mapped and "object_id" not in present
+    wanted = [f for f in FIELDS if columns[f] is not None and not (f == "object_id" and ids_from_name)
+              and not (f == "band" and constant_band is not None)]
     common.require_columns(path, present, [columns[f] for f in wanted])
     names = list(dict.fromkeys(columns[f] for f in wanted))
 
-    if ecsv:
+    if ecsv is not None:
         table = ecsv.select(names)
     elif kind == "csv":
         numeric = [columns[f] for f in ("time", "value", "error")]
@@ -89,20 +92,23 @@ def read(source: str | Path, /, **options) -> Catalogue:
     else:
         ids = pc.cast(table.column(columns["object_id"]), pa.string())
         _check_ids(ids, path, columns["object_id"])
-    band = options["band"] if options.get("band") is not None else pc.cast(table.column(columns["band"]), pa.string())
+    band = constant_band if constant_band is not None else pc.cast(table.column(columns["band"]), pa.string())
     objects = _labels(ids, table.column(columns["label"]), path, columns["label"]) if "label" in wanted else None
     return common.catalogue(ids, common.to_mjd(num["time"], time_format), band, num["value"], num["error"],
                             objects=objects, quantity=quantity, unit=str(unit), survey=options.get("survey", ""),
                             bands=list(options.get("bands") or []), sources=common.sources(path))
 
 
-def _columns(mapping) -> tuple[dict[str, str], set[str]]:
-    """The column of each canonical field, and which of them the user mapped."""
+def _columns(mapping) -> tuple[dict[str, str | None], set[str]]:
+    """The column of each canonical field (None: not in the file), and which of them the user mapped."""
     mapping = dict(mapping or {})
     for key in mapping:
         if key not in FIELDS:
             raise ConfigError(f"options.columns.{key}", f"unknown field; fields are {', '.join(FIELDS)}")
-    columns = {f: f for f in FIELDS if f != "label"} | {k: v for k, v in mapping.items() if v is not None}
+    for key in ("time", "value", "error"):
+        if key in mapping and mapping[key] is None:
+            raise ConfigError(f"options.columns.{key}", "every observation needs a time, a value and an error")
+    columns = {f: f for f in FIELDS} | {"label": None} | mapping
     return columns, set(mapping)
 
 
