@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,15 +21,10 @@ from astroflow.sources.formats import common
 
 log = logging.getLogger(__name__)
 
-_INTEGER = re.compile(r"[+-]?\d+(\.0*)?")
-
-
 def normalise_ids(ids) -> pd.Series:
     """Ids as comparable text: stripped, integers without leading zeros or a trailing ``.0``."""
-    text = pd.Series(ids, dtype="str").str.strip()
-    integer = text.str.fullmatch(_INTEGER.pattern).fillna(False).astype(bool)
-    text.loc[integer] = text[integer].map(lambda t: str(int(t.split(".")[0])))
-    return text
+    text = pd.Series(ids, dtype="str").str.strip().str.replace(r"^\+(?=\d)", "", regex=True)
+    return text.str.replace(r"^(-?)0*(\d+?)(?:\.0*)?$", r"\1\2", regex=True)
 
 
 def load_labels(path: str | Path, id_column: str, label_column: str) -> pd.Series:
