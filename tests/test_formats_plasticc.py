@@ -83,6 +83,7 @@ CORPUS = [
     ("wrong_columns", LC.replace("passband", "band"), "missing column"),
     ("text_in_number", LC.replace("2.501", "bright"), "not a number: 'bright'"),
     ("empty", "", "empty file"),
+    ("empty_id", LC + ",59826.0,5,2.5,1.0,0\n", "data row 4: empty object id"),
     ("header_only", LC.splitlines()[0] + "\n", None),
     ("one_point", "\n".join(LC.splitlines()[:2]) + "\n", None),
     ("nan_inf", LC + "713,nan,5,inf,nan,0\n", None),

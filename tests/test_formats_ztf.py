@@ -107,6 +107,8 @@ def test_bad_input_names_line_and_field(tmp_path):
     with pytest.raises(InputError) as err:
         antares.read(write(tmp_path / "x.csv", ANTARES.replace("16.42", "bright")))
     assert (err.value.line, err.value.field) == (3, "ant_mag")
+    with pytest.raises(InputError, match="data row 2: empty object id"):
+        alerce.read(write(tmp_path / "d.csv", ALERCE.replace("ZTF1,2,", ",2,")))
 
 
 @pytest.mark.realdata

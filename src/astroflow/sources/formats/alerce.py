@@ -48,6 +48,7 @@ def read(unit: str | Path, /, **options) -> Catalogue:
     common.require_columns(path, present, [id_column, *numeric])
     table = common.read_table(path, [id_column, *numeric, *optional],
                               numeric=[*numeric, *(c for c in optional if c != "isdiffpos")])
+    common.check_ids(table.column(id_column), path, id_column)
     ids = table.column(id_column).to_numpy(zero_copy_only=False)
     extra = {}
     if "isdiffpos" in optional:

@@ -228,6 +228,14 @@ def as_float(column: pa.ChunkedArray | pa.Array, path: str | Path, field: str) -
     return values
 
 
+def check_ids(ids: pa.ChunkedArray | pa.Array, path: str | Path, column: str) -> None:
+    """Refuse an observation without an object id, naming its data row."""
+    empty = pc.or_(pc.is_null(ids), pc.equal(ids, ""))
+    if pc.any(empty).as_py():
+        row = int(pc.index(empty, True).as_py())
+        raise InputError(path, f"data row {row + 1}: empty object id", field=column)
+
+
 def band_names(values, names: dict) -> np.ndarray:
     """Band codes or passband names as read to the survey's band names; a value not in ``names`` is kept as its
     own text, so the cleaner can record it as an unknown band."""

@@ -91,7 +91,7 @@ def read(source: str | Path, /, **options) -> Catalogue:
         ids = common.object_id_from(path)
     else:
         ids = pc.cast(table.column(columns["object_id"]), pa.string())
-        _check_ids(ids, path, columns["object_id"])
+        common.check_ids(ids, path, columns["object_id"])
     band = constant_band if constant_band is not None else pc.cast(table.column(columns["band"]), pa.string())
     objects = _labels(ids, table.column(columns["label"]), path, columns["label"]) if "label" in wanted else None
     return common.catalogue(ids, common.to_mjd(num["time"], time_format), band, num["value"], num["error"],
@@ -174,13 +174,6 @@ def _convert(values: np.ndarray, have: u.UnitBase, want: str, path: Path, field:
         return u.Quantity(values, have).to_value(want)
     except u.UnitConversionError:
         raise InputError(path, f"unit {have} cannot be converted to {want}", field=field) from None
-
-
-def _check_ids(ids: pa.ChunkedArray, path: Path, column: str) -> None:
-    empty = pc.or_(pc.is_null(ids), pc.equal(ids, ""))
-    if pc.any(empty).as_py():
-        row = int(pc.index(empty, True).as_py())
-        raise InputError(path, f"data row {row + 1}: empty object id", field=column)
 
 
 def _labels(ids, labels: pa.ChunkedArray, path: Path, column: str) -> pd.DataFrame:

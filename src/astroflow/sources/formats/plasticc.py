@@ -63,6 +63,7 @@ def read(unit: tuple[str | Path, str | Path | None] | str | Path, /, **options) 
     common.require_columns(lc_path, present, LIGHT_CURVE)
     table = common.read_table(lc_path, ["object_id", *numeric], numeric=numeric)
     ids = table.column("object_id")
+    common.check_ids(ids, lc_path, "object_id")
     extra = {"detected": table.column(flag).to_numpy() > 0} if flag else {}
     objects = _metadata(Path(meta_path), pd.unique(ids.to_numpy(zero_copy_only=False))) if meta_path else None
     return common.catalogue(ids, table.column("mjd").to_numpy(),
