@@ -20,6 +20,7 @@ import numpy as np
 from astroflow.ragged import Ragged
 
 Rng = np.random.Generator | int | None
+BLOCK = 1024  # windows cut at a time: (BLOCK, L) temporaries fit in cache
 
 
 def random_windows(ragged: Ragged, index, length: int = 200, rng: Rng = None, band: int | str | None = None,
@@ -83,7 +84,9 @@ def capped_windows(ragged: Ragged, index, cap: int = 65, n_bands: int | None = N
         out[name] = full.reshape(batch, width)
     mask = np.zeros(batch * width, dtype=bool)
     mask[dest] = True
-    return _finish(out, mask.reshape(batch, width), center, index, ragged.label[index])
+    out = _finish(out, mask.reshape(batch, width), center)
+    out.update(index=index, label=ragged.label[index])
+    return out
 
 
 def select_band(ragged: Ragged, band: int | str) -> Ragged:
@@ -121,7 +124,16 @@ def _source(ragged: Ragged, index: np.ndarray, band: int | str | None) -> tuple[
 
 def _gather(source: Ragged, rows: np.ndarray, starts: np.ndarray, length: int, center: bool, index: np.ndarray,
             label: np.ndarray) -> dict[str, np.ndarray]:
-    """Cut windows of ``length`` from ``starts`` (positions within each object) of objects ``rows``."""
+    """Cut windows of ``length`` from ``starts`` (positions within each object) of objects ``rows``, a block of
+    rows at a time so that the temporaries stay in cache."""
+    blocks = [_gather_block(source, rows[i:i + BLOCK], starts[i:i + BLOCK], length, center)
+              for i in range(0, max(len(rows), 1), BLOCK)]
+    out = {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
+    out.update(index=np.asarray(index, dtype=np.int64), label=np.asarray(label, dtype=np.int64))
+    return out
+
+
+def _gather_block(source: Ragged, rows: np.ndarray, starts: np.ndarray, length: int, center: bool) -> dict:
     steps = np.arange(length)
     mask = steps < (source.row_size[rows] - starts)[:, None]
     pos = np.where(mask, (source.offset[rows] + starts)[:, None] + steps, 0)
@@ -130,10 +142,10 @@ def _gather(source: Ragged, rows: np.ndarray, starts: np.ndarray, length: int, c
     else:
         out = {"time": source.time[pos], "value": source.value[pos], "error": source.error[pos],
                "band": source.band[pos]}
-    return _finish(out, mask, center, index, label)
+    return _finish(out, mask, center)
 
 
-def _finish(out: dict, mask: np.ndarray, center: bool, index: np.ndarray, label: np.ndarray) -> dict:
+def _finish(out: dict, mask: np.ndarray, center: bool) -> dict:
     """Zero-mean time (in float64, before the cast) and value over the real points, zero the padding, and fix
     the dtypes. Works in place: the arrays in ``out`` are fresh copies made by the gather."""
     pad = ~mask
@@ -145,5 +157,5 @@ def _finish(out: dict, mask: np.ndarray, center: bool, index: np.ndarray, label:
             values -= (values.sum(axis=1, keepdims=True, dtype=np.float64) / count).astype(dtype)
             np.copyto(values, 0, where=pad)
         out[name] = values.astype(np.float32) if name == "time" else values
-    out.update(mask=mask, index=np.asarray(index, dtype=np.int64), label=np.asarray(label, dtype=np.int64))
+    out["mask"] = mask
     return out
