@@ -1,0 +1,121 @@
+"""Spectra drawn as 224x224 images for a vision transformer (ViT on spectra, arXiv:2506.00294).
+
+Three kinds of line plot without axes, wavelength along x (its own min..max, linear in what is given, so a
+log10-wavelength grid is drawn in log wavelength) and flux along y (min..max over the good pixels):
+
+- ``"line"``: flux against wavelength, black on white;
+- ``"segments"``: the wavelength range cut into three equal parts, each drawn over the full width in its own
+  channel, on black: the blue end in red, the middle in green, the red end in blue. This triples the wavelength
+  resolution of the picture;
+- ``"derivatives"``: the flux in red, its first derivative (per grid pixel) in green, its second in blue, on black.
+
+The three segments share the whole spectrum's flux scale, so their levels compare; the flux and its derivatives
+are each min-max scaled on their own. The paper's text could not be checked here for how its RGB variants are laid
+out; this module's reading is the one above.
+
+Bad pixels (``mask`` non-zero, ``ivar`` <= 0 or not finite) are gaps in the line; a derivative is a gap wherever it
+needs a bad pixel. A spectrum without good pixels is a blank image; a constant one is drawn at y = 0.5. Non-finite
+flux at a good pixel, and a wavelength grid that is not finite and strictly increasing, are refused with an
+:class:`~astroflow.errors.InputError`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from astroflow.errors import InputError
+from astroflow.represent.raster import DEFAULT_LIMITS, Limits, make_canvas
+
+KINDS = ("line", "segments", "derivatives")
+
+
+def render_spectra(flux: np.ndarray, wavelength: np.ndarray, mask: np.ndarray | None = None,
+                   ivar: np.ndarray | None = None, kind: str = "line", size: int | tuple[int, int] = 224,
+                   renderer: str = "fast", *, line_width: float = 1.0, limits: Limits = DEFAULT_LIMITS,
+                   batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+    """Images (spectra, height, width, 3) uint8 of spectra ``flux`` (spectra, pixels) on ``wavelength``.
+
+    ``wavelength`` is one grid (pixels,) shared by all spectra or one per spectrum (spectra, pixels), linear or
+    log10; ``mask`` and ``ivar`` have the shape of ``flux``. ``renderer``: ``"fast"`` or ``"matplotlib"``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {KINDS}")
+    flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+    wavelength = np.broadcast_to(np.asarray(wavelength, dtype=np.float64), flux.shape)
+    good = np.ones(flux.shape, dtype=bool)
+    for name, array in (("mask", mask), ("ivar", ivar)):
+        if array is not None and np.shape(array) != flux.shape:
+            raise ValueError(f"{name} has shape {np.shape(array)}, flux has {flux.shape}")
+    if mask is not None:
+        good &= np.asarray(mask) == 0
+    if ivar is not None:
+        good &= np.asarray(ivar, dtype=np.float64) > 0
+    _check(flux, wavelength, good)
+    height, width = (size, size) if isinstance(size, int) else size
+    out = np.empty((len(flux), height, width, 3), dtype=np.uint8)
+    plots = 1 if kind == "line" else 3
+    canvas = make_canvas(renderer, min(batch_size, len(flux)) * plots, height, width, channels=1, device=device)
+    for start in range(0, len(flux), batch_size):
+        chunk = slice(start, min(start + batch_size, len(flux)))
+        x, y, valid = _curves(kind, flux[chunk], wavelength[chunk], good[chunk])
+        if start:
+            canvas.clear()
+        image = np.broadcast_to(np.arange(len(x))[:, None], x.shape)
+        # A new path starts after every gap, so the line breaks there.
+        path = np.cumsum(~valid, axis=1)
+        canvas.lines(image[valid], x[valid], y[valid], (0.0,), width=line_width, path=path[valid], xlim=limits,
+                     ylim=limits)
+        planes = canvas.result(np.empty((len(x), height, width, 1), dtype=np.uint8))[..., 0]
+        # One black-on-white plot fills every channel; three plots each light up their own channel on black.
+        planes = planes.reshape(-1, plots, height, width).transpose(0, 2, 3, 1)
+        out[chunk] = planes if plots == 1 else 255 - planes
+    return out
+
+
+def _check(flux: np.ndarray, wavelength: np.ndarray, good: np.ndarray) -> None:
+    if not np.isfinite(wavelength).all() or (np.diff(wavelength, axis=1) <= 0).any():
+        raise InputError("wavelength", "must be finite and strictly increasing", field="wavelength")
+    bad = good & ~np.isfinite(flux)
+    if bad.any():
+        spectrum, pixel = np.argwhere(bad)[0]
+        raise InputError(f"spectrum {spectrum}", f"non-finite flux at good pixel {pixel}", field="flux")
+
+
+def _scaled(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each row min-max scaled to [0, 1] over its valid entries; a constant row is 0.5."""
+    low = np.where(valid, values, np.inf).min(axis=1, keepdims=True)
+    high = np.where(valid, values, -np.inf).max(axis=1, keepdims=True)
+    # Spans within float rounding of the values count as constant, so rounding noise is not blown up.
+    varies = high - low > 1e-6 * np.maximum(np.abs(high), np.abs(low))
+    span = np.where(varies, high - low, 1.0)
+    low = np.where(varies, low, 0.0)
+    scaled = np.where(varies, (np.where(valid, values, low) - low) / span, 0.5)
+    return np.where(valid, scaled, 0.0)
+
+
+def _derivative(values: np.ndarray) -> np.ndarray:
+    """Per-pixel derivative along each row, second-order accurate at the ends too; NaN where it needs a NaN."""
+    n = values.shape[1]
+    return np.gradient(values, axis=1, edge_order=2 if n > 2 else 1) if n > 1 else np.full_like(values, np.nan)
+
+
+def _curves(kind: str, flux: np.ndarray, wavelength: np.ndarray,
+            good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y in [0, 1] and validity of every curve, rows ordered (spectrum, channel)."""
+    low, high = wavelength[:, :1], wavelength[:, -1:]
+    x = (wavelength - low) / np.where(high > low, high - low, 1.0)
+    y = _scaled(flux, good)
+    if kind == "line":
+        return x, y, good
+    rows = -1, flux.shape[1]
+    if kind == "derivatives":
+        first = _derivative(np.where(good, flux, np.nan))
+        second = _derivative(first)
+        valid = np.stack([good, good & np.isfinite(first), good & np.isfinite(second)], axis=1).reshape(rows)
+        y = _scaled(np.stack([flux, first, second], axis=1).reshape(rows), valid)
+        return np.repeat(x, 3, axis=0), y, valid
+    # Each third of the range with one pixel beyond each end, so the three curves meet.
+    thirds = [(x >= k / 3) & (x <= (k + 1) / 3) for k in range(3)]
+    inside = np.stack([t | np.pad(t[:, 1:], ((0, 0), (0, 1))) | np.pad(t[:, :-1], ((0, 0), (1, 0)))
+                       for t in thirds], axis=1)
+    x = (x[:, None] - np.arange(3)[None, :, None] / 3) * 3
+    return x.reshape(rows), np.repeat(y, 3, axis=0), (good[:, None] & inside).reshape(rows)
