@@ -35,7 +35,7 @@ class Ragged:
     @property
     def offset(self) -> np.ndarray:
         """Start of each object in the obs arrays."""
-        return np.concatenate([[0], np.cumsum(self.row_size)[:-1]]).astype(np.int64)
+        return np.cumsum(self.row_size) - self.row_size
 
     def __len__(self) -> int:
         return len(self.row_size)
@@ -50,7 +50,7 @@ class Ragged:
         """A new Ragged holding the chosen objects, in the order given."""
         index = np.asarray(index, dtype=np.int64)
         starts, sizes = self.offset[index], self.row_size[index]
-        obs = np.repeat(starts - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes) + np.arange(sizes.sum())
+        obs = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(sizes.sum())
         return Ragged(time=self.time[obs], value=self.value[obs], error=self.error[obs], band=self.band[obs],
                       row_size=sizes, label=self.label[index], object_id=self.object_id[index],
                       bands=list(self.bands), class_names=list(self.class_names))
