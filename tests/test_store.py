@@ -1,8 +1,13 @@
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 import zarr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import astroflow.store as store_module
 from astroflow.catalogue import Catalogue
@@ -143,7 +148,7 @@ def test_merge_of_shards_equals_writing_all_at_once(tmp_path):
 
     whole = Catalogue(obs=pd.concat([a.obs, b.obs, c.obs]), objects=pd.concat([a.objects, b.objects, c.objects]),
                       survey="sim", bands=["g", "r", "i"], sources={})
-    write_store(whole, tmp_path / "whole.zarr", class_names=["QSO", "RRab", "Cepheid", "Mira"],
+    write_store(whole, tmp_path / "whole.zarr",
                 qc=pd.concat([qc_of(a), qc_of(b), qc_of(c)], ignore_index=True), chunk_obs=32, shard_obs=128)
     merged, want = LightCurveStore(tmp_path / "merged.zarr"), LightCurveStore(tmp_path / "whole.zarr")
     assert merged.bands == want.bands and merged.class_names == want.class_names
@@ -155,6 +160,14 @@ def test_merge_of_shards_equals_writing_all_at_once(tmp_path):
     assert merged.attrs["provenance"] == {"config_hash": "h", "inputs": {"0.csv": "0", "1.csv": "1", "2.csv": "2"}}
     arr = zarr.open_array(tmp_path / "merged.zarr" / "time", mode="r")
     assert arr.chunks == (32,) and arr.shards == (128,)
+
+
+def test_merge_keeps_a_class_order_all_shards_share(tmp_path):
+    order = ["QSO", "RRab", "Cepheid"]
+    for i in range(2):
+        write_store(make_catalogue(seed=i, prefix=f"s{i}"), tmp_path / f"{i}.zarr", class_names=order)
+    merge_stores([tmp_path / "0.zarr", tmp_path / "1.zarr"], tmp_path / "m.zarr")
+    assert LightCurveStore(tmp_path / "m.zarr").class_names == order
 
 
 def test_merge_refuses_inconsistent_shards(tmp_path):
@@ -233,3 +246,26 @@ def test_bad_input_gives_clear_errors(tmp_path):
     zarr.open_group(tmp_path / "other.zarr", mode="w")
     with pytest.raises(InputError, match="not an astroflow light-curve store"):
         LightCurveStore(tmp_path / "other.zarr")
+
+
+@settings(max_examples=10, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=15), seed=st.integers(0, 2**16))
+def test_any_row_sizes_round_trip_across_chunk_and_shard_boundaries(sizes, seed):
+    rng = np.random.default_rng(seed)
+    ids = [f"o{i}" for i in range(len(sizes))]
+    n = sum(sizes)
+    obs = pd.DataFrame({"object_id": np.repeat(ids, sizes), "time": rng.integers(0, 5, n) + 58000.25,
+                        "band": rng.choice(["g", "r"], n), "value": rng.normal(size=n), "error": rng.random(n)})
+    cat = Catalogue(obs=obs, objects=pd.DataFrame({"object_id": ids}), bands=["g", "r"])
+    want = to_ragged(cat)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_store(cat, Path(tmp) / "s.zarr", chunk_obs=4, shard_obs=16)
+        store = LightCurveStore(Path(tmp) / "s.zarr")
+        got = store.load()
+        for name in ("time", "value", "error", "band", "row_size", "label", "object_id"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+        i = int(rng.integers(0, len(sizes)))
+        np.testing.assert_array_equal(store.lightcurve(i)["time"], want.object(i)["time"])
+        np.testing.assert_array_equal(store.load([i]).value, want.object(i)["value"])
+    times = [want.object(k)["time"] for k in range(len(sizes))]
+    assert all(np.all(np.diff(t) >= 0) for t in times) and list(want.row_size) == sizes

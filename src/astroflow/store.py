@@ -118,8 +118,9 @@ def write_store(cat: Catalogue, path: str | Path, *, class_names: list[str] | No
 def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: dict | None = None) -> None:
     """Join shard stores into one, streaming a block at a time, so memory stays bounded by a shard.
 
-    Bands and class names become the union over shards in order of first appearance, and band and label codes
-    are remapped to it. Provenance is ``provenance`` if given, else the first shard's with the union of all
+    Bands become their union over shards in order of first appearance; class names stay as they are where all
+    shards share one list (as when the config fixes it), else become their sorted union (as ``write_store`` would
+    make them from all labels at once). Band and label codes are remapped accordingly. Provenance is ``provenance`` if given, else the first shard's with the union of all
     shards' ``inputs``. Chunking follows the first shard.
     """
     stores = [LightCurveStore(p) for p in paths]
@@ -131,7 +132,9 @@ def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: 
             raise ValueError(f"cannot merge {s.path} ({s.quantity} [{s.units}]) with {first.path} "
                              f"({first.quantity} [{first.units}])")
     bands = list(dict.fromkeys(b for s in stores for b in s.bands))
-    class_names = list(dict.fromkeys(c for s in stores for c in s.class_names))
+    class_names = stores[0].class_names
+    if any(s.class_names != class_names for s in stores):
+        class_names = sorted({c for s in stores for c in s.class_names})
     optional = [c for c in (*OPTIONAL_FLOAT, *OPTIONAL_STR) if any(c in s.objects.columns for s in stores)]
     if provenance is None:
         provenance = dict(first.attrs["provenance"])
