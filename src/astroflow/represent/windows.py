@@ -29,6 +29,8 @@ def random_windows(ragged: Ragged, index, length: int = 200, rng: Rng = None, ba
 
     ``band`` keeps one band's observations only (per-band windows); None keeps all bands, time-ordered, with a
     band code per point (merged multiband windows). Shorter light curves give one padded window from the start.
+    For many batches of one band, ``select_band`` once and window its result: the same windows, without
+    selecting the band again in every batch.
     """
     index = _as_index(ragged, index)
     source, rows = _source(ragged, index, band)
