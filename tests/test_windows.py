@@ -92,6 +92,9 @@ def test_select_band_keeps_objects_and_drops_other_bands():
     g = select_band(ragged, 0)
     assert len(g) == 3 and set(g.band) <= {0}
     np.testing.assert_array_equal(g.row_size, [np.sum(ragged.object(i)["band"] == 0) for i in range(3)])
+    once, each = random_windows(g, [2, 0, 1], length=8, rng=5), random_windows(ragged, [2, 0, 1], 8, rng=5, band=0)
+    for key in KEYS:
+        np.testing.assert_array_equal(once[key], each[key])
 
 
 def test_sequential_windows_cover_each_light_curve_once():
