@@ -128,6 +128,23 @@ def test_failed_write_keeps_the_old_store_and_leaves_nothing_behind(tmp_path, mo
     np.testing.assert_array_equal(LightCurveStore(path).load().time, before.time)
 
 
+def test_failed_swap_puts_the_old_store_back(tmp_path, monkeypatch):
+    path = tmp_path / "s.zarr"
+    write_store(make_catalogue(seed=1), path)
+    rename = Path.rename
+
+    def failing(self, target):
+        if ".tmp-" in self.name:
+            raise OSError("rename refused")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(OSError, match="rename refused"):
+        write_store(make_catalogue(seed=2), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+    assert LightCurveStore(path).n_objects == make_catalogue(seed=1).n_objects
+
+
 def test_overwrite_replaces_the_store(tmp_path):
     path = tmp_path / "s.zarr"
     write_store(make_catalogue(n_objects=10, seed=1), path)

@@ -366,7 +366,11 @@ def _atomic(path: str | Path) -> Iterator[Path]:
         if path.exists():
             old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
             path.rename(old)
-            tmp.rename(path)
+            try:
+                tmp.rename(path)
+            except OSError:
+                old.rename(path)
+                raise
             shutil.rmtree(old)
         else:
             tmp.rename(path)
