@@ -270,6 +270,8 @@ def catalogue(object_id, time, band, value, error, *, objects: pd.DataFrame | No
                        dtype="str")
     if objects is not None:
         ids = ids.merge(objects, on="object_id", how="left", validate="one_to_one")
+    if "label" not in ids:
+        ids["label"] = pd.array([pd.NA] * len(ids), dtype="string")
     return Catalogue(obs=obs, objects=ids, **kwargs)
 
 
