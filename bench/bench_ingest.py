@@ -118,8 +118,8 @@ def naive(path: Path, out: Path, config: CleanConfig) -> None:
         labels.append(label)
     sizes = np.array([len(t) for t in times], dtype=np.int64)
     arrays = {"time": np.concatenate(times), "mag": np.concatenate(values), "mag_err": np.concatenate(errors),
-              "band": np.concatenate(bands), "object_id": np.array(ids, dtype=np.dtypes.StringDType()), "row_size": sizes,
-              "offset": np.cumsum(sizes) - sizes, "label": np.array(labels, dtype=np.int64)}
+              "band": np.concatenate(bands), "object_id": np.array(ids, dtype=np.dtypes.StringDType()),
+              "row_size": sizes, "offset": np.cumsum(sizes) - sizes, "label": np.array(labels, dtype=np.int64)}
     group = zarr.open_group(out, mode="w")
     for name, data in arrays.items():
         group.create_array(name, data=data, chunks=(65536,), shards=(4_194_304,))

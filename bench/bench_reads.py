@@ -84,8 +84,8 @@ def reads(args, work: Path) -> None:
     files_rate = rate(lambda: naive_windows(lambda i: np.load(files / f"{i}.npy"), rng.integers(0, n, args.batch),
                                             rng), args.batch)
     epoch = n / (load_s + n / store_rate)
-    print(f"  store: load {load_s:.2f} s, then {store_rate:10.0f} windows/s ({epoch:.0f}/s over one epoch of {n} "
-          f"windows with the load)")
+    print(f"  store: load {load_s:.2f} s once, then {store_rate:10.0f} windows/s ({epoch:.0f}/s for a single "
+          f"epoch of {n} windows counting the load)")
     print(f"  per-object .npy files:           {files_rate:10.0f} windows/s   ratio {store_rate / files_rate:6.1f}x")
     store = LightCurveStore(work / "store.zarr")
     rng = np.random.default_rng(0)
@@ -117,7 +117,8 @@ def build(args) -> None:
                 seconds=1.0)
     for name, r in found.items():
         print(f"  {name:26s} {r:10.0f} light curves/s")
-    print(f"  per-object loop (random)   {loop:10.0f} light curves/s   ratio {found['random, merged bands'] / loop:.1f}x")
+    ratio = found["random, merged bands"] / loop
+    print(f"  per-object loop (random)   {loop:10.0f} light curves/s   ratio {ratio:.1f}x")
 
 
 def main() -> None:

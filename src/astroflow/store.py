@@ -120,8 +120,9 @@ def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: 
 
     Bands become their union over shards in order of first appearance; class names stay as they are where all
     shards share one list (as when the config fixes it), else become their sorted union (as ``write_store`` would
-    make them from all labels at once). Band and label codes are remapped accordingly. Provenance is ``provenance`` if given, else the first shard's with the union of all
-    shards' ``inputs``. Chunking follows the first shard.
+    make them from all labels at once). Band and label codes are remapped accordingly. Provenance is
+    ``provenance`` if given, else the first shard's with the union of all shards' ``inputs``. Chunking follows
+    the first shard. QC tables (one row per object) are joined in memory.
     """
     stores = [LightCurveStore(p) for p in paths]
     if not stores:
