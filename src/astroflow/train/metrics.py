@@ -1,0 +1,39 @@
+"""Scores of a classifier on labelled objects, and the per-object predictions table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+
+def predictions_table(object_id: np.ndarray, label: np.ndarray, probs: np.ndarray,
+                      class_names: list[str]) -> pd.DataFrame:
+    """One row per object: object_id, label and pred (class names; label null where unknown), p_<class> each."""
+    names = np.asarray(class_names, dtype=object)
+    label = np.asarray(label)
+    table = pd.DataFrame({
+        "object_id": pd.array(np.asarray(object_id, dtype=str), dtype="string"),
+        "label": pd.array(np.where(label >= 0, names[np.clip(label, 0, None)], None), dtype="string"),
+        "pred": pd.array(names[probs.argmax(axis=1)] if len(probs) else [], dtype="string"),
+    })
+    for i, name in enumerate(class_names):
+        table[f"p_{name}"] = probs[:, i].astype(np.float32)
+    return table
+
+
+def classification_metrics(label: np.ndarray, pred: np.ndarray, class_names: list[str]) -> dict:
+    """Macro-F1 and accuracy over the objects, F1 of every class, and the confusion matrix (rows: true class,
+    columns: predicted; in ``class_names`` order). The macro average runs over the classes that have true objects
+    (a class absent from the test set has no defined recall)."""
+    label, pred = np.asarray(label), np.asarray(pred)
+    codes = list(range(len(class_names)))
+    present = sorted(set(label.tolist()))
+    per_class = f1_score(label, pred, labels=codes, average=None, zero_division=0)
+    return {
+        "n_objects": len(label),
+        "accuracy": float(accuracy_score(label, pred)),
+        "macro_f1": float(f1_score(label, pred, labels=present, average="macro", zero_division=0)),
+        "per_class_f1": {class_names[c]: float(per_class[c]) for c in present},
+        "classes": list(class_names),
+        "confusion_matrix": confusion_matrix(label, pred, labels=codes).tolist(),
+    }

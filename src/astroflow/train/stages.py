@@ -1,0 +1,179 @@
+"""The training stages of the workflow, one function per rule: split, pretrain, finetune, evaluate, encode.
+
+Each reads the light-curve store into memory (astroflow.ragged.Ragged) and the config's ``train`` section; a
+run's checkpoints live in a work folder beside its outputs, so a killed job resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from astroflow import models
+from astroflow.datasets import resolve
+from astroflow.errors import ConfigError
+from astroflow.store import LightCurveStore
+from astroflow.train import artifacts
+from astroflow.train.data import Windows, labelled_subset, parse_n_per_class, stratified_split, test_split
+from astroflow.train.inference import embed, predict_proba
+from astroflow.train.metrics import classification_metrics, predictions_table
+from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
+from astroflow.train.trainer import TrainConfig, Trainer, model_device
+
+log = logging.getLogger("astroflow.train")
+INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
+
+
+def train_config(section: dict, seed: int) -> TrainConfig:
+    """The optimisation settings of a train.pretrain / train.finetune section, with the run's seed."""
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in section.items() if k in known}, seed=seed)
+
+
+def model_meta(train: dict, name: str, store: LightCurveStore) -> dict:
+    """What builds the encoder for this store: preset, its settings (band count from the store for multiband
+    presets), and the band its windows take (None: all bands merged)."""
+    overrides = dict(train.get("model_overrides", {}).get(name, {}))
+    preset = models.model_config(name, **overrides)
+    multiband = preset.n_bands > 0
+    if multiband:
+        overrides["n_bands"] = len(store.bands)
+    band = train.get("band") or store.bands[0]
+    if not multiband and band not in store.bands:
+        raise ConfigError("train.band", f"band {band!r} is not one of the store's bands {store.bands}")
+    return {"model": name, "overrides": overrides, "bands": list(store.bands),
+            "band": None if multiband else store.bands.index(band),
+            "window": models.model_config(name, **overrides).window, "quantity": store.quantity}
+
+
+def make_split(config: dict, store_path: str | Path, out: str | Path) -> None:
+    """Record the held-out test objects (the store's own test split, else a stratified draw)."""
+    train = config["train"]
+    store = LightCurveStore(store_path)
+    table = test_split(store.objects, train["test_fraction"], train["split_seed"])
+    table.to_parquet(out, index=False)
+    log.info("%d test objects, %d in the pool", int((table.role == "test").sum()), int((table.role == "pool").sum()))
+
+
+def _pool(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
+    split = pd.read_parquet(split_path)
+    if not np.array_equal(split["object_id"].to_numpy(dtype=str), store.objects["object_id"].to_numpy(dtype=str)):
+        raise ConfigError("train", f"{split_path} does not list the objects of {store.path}: rebuild it")
+    return split["role"].to_numpy()
+
+
+def _windows(ragged, index, meta) -> Windows:
+    return Windows(ragged, index, meta["window"], meta["band"])
+
+
+def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str | Path, split_path: str | Path,
+             out_model: str | Path, out_metrics: str | Path, workdir: str | Path) -> None:
+    """Masked-reconstruction pretraining on the pool objects, a stratified share of them held out for early
+    stopping."""
+    train = config["train"]
+    store = LightCurveStore(store_path)
+    role = _pool(store, split_path)
+    ragged = store.load()
+    pool = np.flatnonzero(role == "pool")
+    held = stratified_split(ragged.label[pool], train["validation_fraction"], [train["split_seed"], seed])
+    meta = {**model_meta(train, model, store), "kind": "encoder", "clean": _cleaning(config, dataset)}
+    section = train["pretrain"]
+    torch.manual_seed(seed)
+    encoder = models.build(model, **meta["overrides"])
+    task = MaskedReconstruction(_windows(ragged, pool[~held], meta), _windows(ragged, pool[held], meta),
+                                section["batch_size"], section["probe"], section["random"], section["same"],
+                                section["weight_by_error"], section["aux_weight"])
+    trainer = Trainer(train_config(section, seed), workdir, run_id=f"{store_path}:{meta}:{section}")
+    log.info("pretraining %s on %d objects (%d validation), %s", model, int((~held).sum()), int(held.sum()),
+             trainer.device)
+    trainer.fit(Reconstructor(encoder), task)
+    artifacts.save_model(out_model, encoder, meta)
+    Path(out_metrics).write_bytes(trainer.metrics_path.read_bytes())
+
+
+def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str, fold: int, seed: int, store_path: str | Path,
+             split_path: str | Path, pretrained: str | Path | None, out_model: str | Path, out_split: str | Path,
+             out_metrics: str | Path, workdir: str | Path) -> None:
+    """Train a classifier on ``n_per_class`` labelled pool objects of each class (fold ``fold``'s draw): from the
+    pretrained encoder (``pretrained``: fine-tuned; ``frozen``: kept fixed) or from scratch. Writes which objects
+    trained and validated to ``out_split``."""
+    if init not in INITS:
+        raise ConfigError("train.init", f"{init!r} is not one of {INITS}")
+    train = config["train"]
+    store = LightCurveStore(store_path)
+    role = _pool(store, split_path)
+    ragged = store.load()
+    n = parse_n_per_class(n_per_class)
+    chosen = labelled_subset(ragged.label, np.flatnonzero(role == "pool"), n, train["split_seed"], fold)
+    held = stratified_split(ragged.label[chosen], train["validation_fraction"], [train["split_seed"], fold, n or 0])
+    pd.DataFrame({"object_id": ragged.object_id[chosen], "label": ragged.label[chosen],
+                  "role": np.where(held, "validation", "train")}).to_parquet(out_split, index=False)
+
+    section = train["finetune"]
+    torch.manual_seed(seed)
+    if init == "scratch":
+        meta = model_meta(train, model, store)
+        encoder = models.build(model, **meta["overrides"])
+    else:
+        encoder, meta = artifacts.load_model(pretrained)
+        if meta["bands"] != store.bands:
+            raise ConfigError("train", f"{pretrained} was pretrained on bands {meta['bands']}, not {store.bands}")
+    meta = {**meta, "kind": "classifier", "init": init, "class_names": list(store.class_names),
+            "head": section["head"], "head_hidden": list(section["head_hidden"]), "freeze_encoder": init == "frozen",
+            "clean": _cleaning(config, dataset)}
+    classifier = artifacts.build_classifier(encoder, meta)
+    task = Classification(_windows(ragged, chosen[~held], meta), _windows(ragged, chosen[held], meta),
+                          section["batch_size"], section["balanced"], section["aux_weight"])
+    trainer = Trainer(train_config(section, seed), workdir,
+                      run_id=f"{store_path}:{meta}:{section}:{n_per_class}:{fold}:{pretrained}")
+    log.info("fine-tuning %s (%s) on %d objects (%d validation), %s", model, init, int((~held).sum()),
+             int(held.sum()), trainer.device)
+    trainer.fit(classifier, task)
+    artifacts.save_model(out_model, classifier, meta)
+    Path(out_metrics).write_bytes(trainer.metrics_path.read_bytes())
+
+
+def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | Path, out_predictions: str | Path,
+             out_metrics: str | Path, batch_size: int = 256) -> None:
+    """Class probabilities of every test object, and the scores (metrics.classification_metrics)."""
+    store = LightCurveStore(store_path)
+    role = _pool(store, split_path)
+    ragged = store.load()
+    test = np.flatnonzero((role == "test") & (ragged.label >= 0))
+    classifier, meta = artifacts.load_model(model_path)
+    if meta["class_names"] != store.class_names:
+        raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")
+    start = time.monotonic()
+    probs = predict_proba(classifier, _windows(ragged, test, meta), batch_size, model_device(classifier))
+    log.info("%d test objects classified in %.1f s", len(test), time.monotonic() - start)
+    predictions_table(ragged.object_id[test], ragged.label[test], probs, meta["class_names"]).to_parquet(
+        out_predictions, index=False)
+    scores = classification_metrics(ragged.label[test], probs.argmax(axis=1), meta["class_names"])
+    Path(out_metrics).write_text(json.dumps({"model": meta["model"], "init": meta.get("init"), **scores}, indent=2))
+    log.info("macro-F1 %.3f, accuracy %.3f", scores["macro_f1"], scores["accuracy"])
+
+
+def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batch_size: int = 256) -> None:
+    """Embeddings of every object of the store (every hidden state, mean-pooled and averaged over the object's
+    windows) as a Zarr store with dimensions (object, layer, feature)."""
+    model, meta = artifacts.load_model(model_path)
+    encoder = model.encoder if meta["kind"] == "classifier" else model
+    store = LightCurveStore(store_path)
+    ragged = store.load()
+    values = embed(encoder, _windows(ragged, np.arange(len(ragged)), meta), batch_size, model_device(encoder))
+    ds = xr.Dataset({"embedding": (("object", "layer", "feature"), values.astype(np.float32)),
+                     "object_id": ("object", ragged.object_id.astype(object)), "label": ("object", ragged.label)},
+                    attrs={"model": meta["model"], "source": str(model_path), "class_names": store.class_names})
+    ds.to_zarr(out, mode="w")
+
+
+def _cleaning(config: dict, dataset: str) -> dict:
+    """The cleaning the data set went through, so predict cleans a new catalogue the same way."""
+    return dict(resolve(dataset, config, config["results"]).clean)

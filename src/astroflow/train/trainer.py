@@ -1,0 +1,231 @@
+"""One training loop for every model: seeded steps, bf16 autocast on CUDA, checkpoints, exact resume, early stopping.
+
+A plain PyTorch loop rather than a framework's: what a step sees (its batch, its masking, its dropout) is a pure
+function of (seed, step), so a run killed and resumed from its last checkpoint ends with the same weights, bit
+for bit on CPU, as one that never stopped. Data parallel training runs under ``torchrun``: every rank draws the
+same global batch and keeps its own slice (see distributed.py).
+
+A task (tasks.py) says what a step is: ``batch(rng)`` draws a global batch of numpy arrays, ``loss(model, batch,
+generator)`` gives the loss and metrics to log, ``validate(model)`` gives validation metrics, lower
+``task.monitor`` being better.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from astroflow.logs import progress
+from astroflow.train import distributed
+
+log = logging.getLogger("astroflow.train")
+Batch = dict[str, Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping settings of one run (the config's train.pretrain / train.finetune)."""
+
+    max_steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50  # linear warm-up, then cosine decay to lr / 10 at max_steps
+    grad_clip: float = 1.0  # largest gradient norm; 0 disables clipping
+    eval_every: int = 50
+    checkpoint_every: int = 50
+    patience: int = 5  # validations without improvement before stopping; 0 never stops early
+    seed: int = 0
+
+
+class Task(Protocol):
+    monitor: str
+
+    def batch(self, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+
+    def loss(self, model: nn.Module, batch: Batch, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]: ...
+
+    def validate(self, model: nn.Module) -> dict[str, float]: ...
+
+
+def device() -> torch.device:
+    """CUDA when present (the local rank's GPU under torchrun), else CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def autocast(dev: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 mixed precision on CUDA; full fp32 elsewhere (CPU results stay exact and reproducible)."""
+    if dev.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def step_seed(seed: int, step: int) -> int:
+    """A seed for step ``step`` of a run seeded ``seed``, independent of every other step's."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def to_device(batch: dict[str, np.ndarray], dev: torch.device) -> Batch:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(dev, non_blocking=True) for k, v in batch.items()}
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay from ``lr`` to ``lr / 10`` at ``max_steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    span = max(config.max_steps - config.warmup_steps, 1)
+    done = min((step - config.warmup_steps) / span, 1.0)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of what defines a run, so a checkpoint of another setup is never resumed."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Trainer:
+    """Fits a model to a task in ``workdir`` (checkpoint ``last.pt``, metrics ``metrics.csv``), resuming there."""
+
+    def __init__(self, config: TrainConfig, workdir: str | Path, run_id: str = ""):
+        self.config = config
+        self.workdir = Path(workdir)
+        self.run_id = fingerprint(asdict(config), run_id)
+        distributed.setup()
+        self.device = device()
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.workdir / "last.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.workdir / "metrics.csv"
+
+    def fit(self, model: nn.Module, task: Task) -> nn.Module:
+        """Train ``model`` in place and load into it the weights of its best validation; returns it."""
+        cfg = self.config
+        model.to(self.device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        state = {"step": 0, "best": math.inf, "bad": 0, "best_state": None, "stopped": False}
+        state.update(self._resume(model, optimizer))
+        wrapped = distributed.wrap(model, self.device)
+        writer = MetricsWriter(self.metrics_path, state["step"]) if distributed.is_main() else None
+        steps = range(state["step"], cfg.max_steps) if not state["stopped"] else range(0)
+        try:
+            self._loop(model, wrapped, task, optimizer, params, state, steps, writer)
+        finally:
+            if writer:
+                writer.flush()
+        if state["best_state"] is not None:
+            model.load_state_dict(state["best_state"])
+        return model
+
+    def _loop(self, model, wrapped, task, optimizer, params, state, steps, writer) -> None:
+        cfg = self.config
+        rank_slice = distributed.rank_slice()
+        for step in progress(steps, f"training to step {cfg.max_steps}", every_s=30):
+            seed = step_seed(cfg.seed, step)
+            torch.manual_seed(seed)  # dropout
+            rng = np.random.default_rng(seed)
+            batch = {k: v[rank_slice] for k, v in task.batch(rng).items()}
+            generator = torch.Generator().manual_seed(seed)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+            model.train()
+            with autocast(self.device):
+                loss, metrics = task.loss(wrapped, to_device(batch, self.device), generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optimizer.step()
+            state["step"] = step + 1
+            row = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": float(loss.detach()), **metrics}
+            if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.max_steps:
+                row.update(self._validate(model, task, state))
+            if writer:
+                writer.write(row)
+            if state["step"] % cfg.checkpoint_every == 0 or state["stopped"] or state["step"] == cfg.max_steps:
+                self._save(model, optimizer, state)
+            if state["stopped"]:
+                log.info("early stop at step %d: no better %s for %d validations", step + 1, task.monitor,
+                         cfg.patience)
+                break
+
+    def _validate(self, model: nn.Module, task: Task, state: dict) -> dict[str, float]:
+        model.eval()
+        with torch.no_grad(), autocast(self.device):
+            metrics = {f"val_{k}": v for k, v in task.validate(model).items()}
+        value = metrics[f"val_{task.monitor}"]
+        if value < state["best"]:
+            state.update(best=value, bad=0, best_state={k: v.detach().clone() for k, v in model.state_dict().items()})
+        else:
+            state["bad"] += 1
+            state["stopped"] = bool(self.config.patience) and state["bad"] >= self.config.patience
+        log.info("step %d: %s", state["step"], ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        return metrics
+
+    def _save(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+        if not distributed.is_main():
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save({"run_id": self.run_id, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    **state}, tmp)
+        tmp.replace(self.checkpoint_path)  # atomic: a kill while saving leaves the previous checkpoint
+
+    def _resume(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+        if not self.checkpoint_path.exists():
+            return {}
+        saved = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        if saved.get("run_id") != self.run_id:
+            log.warning("%s is a checkpoint of another setup: starting afresh", self.checkpoint_path)
+            return {}
+        model.load_state_dict(saved.pop("model"))
+        optimizer.load_state_dict(saved.pop("optimizer"))
+        log.info("resuming from step %d (%s)", saved["step"], self.checkpoint_path)
+        return {k: saved[k] for k in ("step", "best", "bad", "best_state", "stopped")}
+
+
+class MetricsWriter:
+    """Rows of metrics appended to a CSV file; on resume, rows after the checkpoint's step are dropped (they are
+    trained again). The columns are those of the first row plus any later ones."""
+
+    def __init__(self, path: Path, resume_step: int):
+        self.path = path
+        self.rows: list[dict] = []
+        if resume_step and path.exists():
+            with path.open() as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.flush()
+
+    def write(self, row: dict) -> None:
+        self.rows.append(row)
+        if len(self.rows) % 20 == 0 or any(k.startswith("val_") for k in row):
+            self.flush()
+
+    def flush(self) -> None:
+        columns = list(dict.fromkeys(k for r in self.rows for k in r)) or ["step"]
+        with self.path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
