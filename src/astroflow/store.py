@@ -100,7 +100,7 @@ def write_store(cat: Catalogue, path: str | Path, *, class_names: list[str] | No
     if not len(ragged):
         log.warning("writing an empty store (no objects) to %s", path)
     optional = [c for c in (*OPTIONAL_FLOAT, *OPTIONAL_STR) if c in cat.objects.columns]
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         arrays = _create_layout(tmp, survey=cat.survey, quantity=cat.quantity, units=cat.unit, bands=ragged.bands,
                                 class_names=ragged.class_names, provenance=record, optional=optional,
                                 n_obs=len(ragged.time), n_objects=len(ragged), chunk=chunk_obs, shard=shard_obs)
@@ -146,7 +146,7 @@ def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: 
     ids = pd.Index(np.concatenate([s.objects["object_id"].to_numpy(dtype=object) for s in stores]))
     if ids.has_duplicates:
         raise ValueError(f"object {ids[ids.duplicated()][0]!r} is in more than one shard store")
-    with _atomic(out_path) as tmp:
+    with atomic_path(out_path) as tmp:
         arrays = _create_layout(tmp, survey=",".join(surveys), quantity=first.quantity, units=first.units,
                                 bands=bands, class_names=class_names, provenance=provenance, optional=optional,
                                 n_obs=sum(s.n_obs for s in stores), n_objects=sum(s.n_objects for s in stores),
@@ -200,6 +200,7 @@ class LightCurveStore:
         self.bands: list[str] = list(attrs["bands"])
         self.class_names: list[str] = list(attrs["class_names"])
         self._objects: pd.DataFrame | None = None
+        self._blocks: dict[str, tuple[int, int, np.ndarray]] = {}
 
     @property
     def n_objects(self) -> int:
@@ -253,10 +254,21 @@ class LightCurveStore:
     def lightcurve(self, i: int) -> dict:
         """One object's observations, read without loading the rest of the store."""
         row = self.objects.iloc[i]
-        s = slice(int(row["offset"]), int(row["offset"] + row["row_size"]))
-        g = self._group
-        return {"object_id": row["object_id"], "label": int(row["label"]), "time": g["time"][s],
-                "value": g[self.quantity][s], "error": g[f"{self.quantity}_err"][s], "band": g["band"][s]}
+        start, stop = int(row["offset"]), int(row["offset"] + row["row_size"])
+        names = {"time": "time", "value": self.quantity, "error": f"{self.quantity}_err", "band": "band"}
+        return {"object_id": row["object_id"], "label": int(row["label"]),
+                **{key: self._read(name, start, stop) for key, name in names.items()}}
+
+    def _read(self, name: str, start: int, stop: int) -> np.ndarray:
+        """A slice of an obs variable. Whole chunks are decoded anyway, so the last chunk-aligned block read is
+        kept: walking through objects in order decodes each chunk once."""
+        lo, hi, block = self._blocks.get(name, (0, 0, None))
+        if block is None or start < lo or stop > hi:
+            chunk = self._group[name].chunks[0]
+            lo, hi = start // chunk * chunk, -(-stop // chunk) * chunk
+            block = self._group[name][lo:hi]
+            self._blocks[name] = (lo, hi, block)
+        return block[start - lo:stop - lo].copy()
 
     def to_xarray(self) -> xr.Dataset:
         """The store as a lazy xarray Dataset (what ``xarray.open_zarr(path)`` gives)."""
@@ -357,8 +369,8 @@ def _consolidate(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _atomic(path: str | Path) -> Iterator[Path]:
-    """Build a store in a temporary folder beside ``path`` and move it into place only if building succeeds."""
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Build a store (or any folder) in a temporary folder beside ``path``; move it into place only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
