@@ -12,8 +12,10 @@ call names a panel ``box = (left, top, width, height)`` in pixel coordinates and
 the centre of pixel (127, 127); on a 256-pixel image it lands on the corner shared by the four central pixels.
 Primitives are clipped to their box. Sizes and widths are in pixels.
 
-Each draw call is one layer of one colour: the coverage of its primitives is merged by maximum (as one path in
-matplotlib, so overlaps do not darken) and composited "over" what is already drawn, starting from white.
+Consecutive draw calls in the same colour and alpha make one layer: the coverage of their primitives is merged by
+maximum (as in one matplotlib path, so overlaps do not darken) and composited "over" what is already drawn, starting
+from white. (Matplotlib composites each artist on its own; the two differ only where anti-aliased edges of the same
+colour overlap.)
 """
 from __future__ import annotations
 
@@ -46,13 +48,16 @@ class Canvas:
     def __init__(self, batch: int, height: int, width: int, channels: int = 3, device: str | torch.device = "cpu"):
         self.shape = (batch, height, width, channels)
         self.device = torch.device(device)
-        # Colour planes, one row per channel, so that every gather and scatter reads one contiguous array.
+        # One plane per channel, so that blending a layer is one dense pass per channel.
         self._image = torch.ones((channels, batch * height * width), dtype=torch.float32, device=self.device)
         self._coverage = torch.zeros(batch * height * width, dtype=torch.float32, device=self.device)
+        self._layer: tuple[tuple[float, ...], float] | None = None  # colour and alpha of the coverage not yet blended
 
     def clear(self) -> None:
         """Back to white, to draw the next batch without allocating again."""
         self._image.fill_(1.0)
+        self._coverage.zero_()
+        self._layer = None
 
     def _to_pixels(self, x, y, box: Box, xlim: Limits, ylim: Limits) -> tuple[torch.Tensor, torch.Tensor]:
         left, top, w, h = box
@@ -82,13 +87,11 @@ class Canvas:
         c0, c1, r0, r1 = self._pixel_range(box)
         steep = (y1 - y0).abs() > (x1 - x0).abs()
         shallow = ~steep
-        # Walk shallow segments along columns and steep ones along rows.
-        index, cover = zip(
-            self._walk(base[shallow], x0[shallow], y0[shallow], x1[shallow], y1[shallow], (c0, c1), (r0, r1),
-                       1, self.shape[2], width),
-            self._walk(base[steep], y0[steep], x0[steep], y1[steep], x1[steep], (r0, r1), (c0, c1),
-                       self.shape[2], 1, width))
-        self._composite(torch.cat(index, 1), torch.cat(cover, 1), colour, alpha)
+        # Walk shallow segments along columns and steep ones along rows; both go into the same layer.
+        self._composite(*self._walk(base[shallow], x0[shallow], y0[shallow], x1[shallow], y1[shallow], (c0, c1),
+                                    (r0, r1), 1, self.shape[2], width), colour, alpha)
+        self._composite(*self._walk(base[steep], y0[steep], x0[steep], y1[steep], x1[steep], (r0, r1), (c0, c1),
+                                    self.shape[2], 1, width), colour, alpha)
 
     def _walk(self, base, u0, v0, u1, v1, u_range, v_range, u_stride: int, v_stride: int,
               width: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,17 +113,19 @@ class Canvas:
             t.index_select(0, seg) for t in (
                 u0, v0, torch.where(d_u == 0, 1.0, d_u), d_v, torch.where(nonzero, d_u / length, 1.0),
                 torch.where(nonzero, d_v / length, 0.0), length / 2, base))
-        pu = u + 0.5 - a_u
-        centre = a_v + (pu / d_u).clamp(0, 1) * d_v
-        v = torch.ceil(centre - reach * math.sqrt(2) - 0.5).clamp(v_range[0], v_range[1] - (band - 1))
+        # In-place steps below spare the allocations of a long chain of temporaries.
+        pu = (u + 0.5).sub_(a_u)
+        v = (pu / d_u).clamp_(0, 1).mul_(d_v).add_(a_v)  # the centre line, then the first row of the window
+        v.sub_(reach * math.sqrt(2) + 0.5).ceil_().clamp_(v_range[0], v_range[1] - (band - 1))
         # Distance to the segment from across it and from beyond its ends along it.
         step = torch.arange(band, device=self.device)[:, None]
-        pv = v + 0.5 - a_v
-        along = pu * cos_ + pv * sin_ - half_length
-        across = pv * cos_ - pu * sin_
-        beyond = ((along + step * sin_).abs() - half_length).clamp(min=0)
-        cover = (reach - torch.hypot(across + step * cos_, beyond)).clamp(0, 1)
-        index = (base + u * u_stride + v.long() * v_stride) + step * v_stride
+        pv = (v + 0.5).sub_(a_v)
+        along = torch.addcmul(pu * cos_, pv, sin_).sub_(half_length)
+        across = (pv * cos_).sub_(pu * sin_)
+        beyond = torch.addcmul(along, step, sin_).abs_().sub_(half_length).clamp_(min=0)
+        cover = torch.addcmul(across, step, cos_)
+        cover = torch.hypot(cover, beyond, out=cover).neg_().add_(reach).clamp_(0, 1)
+        index = (u * u_stride).add_(base).add_(v.long() * v_stride) + step * v_stride
         return index, cover
 
     def markers(self, image, x, y, colour, size: float = 3.0, box: Box | None = None,
@@ -153,7 +158,8 @@ class Canvas:
         top, bottom = torch.minimum(top, bottom).clamp(r0, r1 + 1), torch.maximum(top, bottom).clamp(r0, r1 + 1)
         first_row = torch.floor(top).long()
         bar, row = _ragged_range(first_row, (torch.ceil(bottom).long() - first_row).clamp(min=0))
-        cover_y = torch.minimum(row + 1.0, bottom.index_select(0, bar)) - torch.maximum(row.float(), top.index_select(0, bar))
+        top, bottom = top.index_select(0, bar), bottom.index_select(0, bar)
+        cover_y = torch.minimum(row + 1.0, bottom) - torch.maximum(row.float(), top)
         half = width / 2
         # Arrays are (column offset, row of a bar), the long axis last.
         offset = torch.arange(math.ceil(width) + 1, device=self.device)[:, None]
@@ -169,27 +175,40 @@ class Canvas:
         return (0.0, 0.0, float(self.shape[2]), float(self.shape[1]))
 
     def _composite(self, index: torch.Tensor, cover: torch.Tensor, colour, alpha: float) -> None:
-        """Merge one layer's fragments by maximum coverage, then blend its colour over the image.
+        """Merge fragments into the current layer by maximum coverage; a new colour or alpha starts a new layer.
 
         Fragments outside the box carry the coverage of the border pixel they were clamped to, so none needs to be
-        removed. Blending the whole image is a few dense passes, cheaper than gathering and scattering the
-        fragments of a typical plot's layer.
+        removed.
         """
+        layer = (tuple(np.broadcast_to(np.asarray(colour, dtype=float).reshape(-1), (self.shape[3],))), alpha)
+        if layer != self._layer:
+            self._blend()
+            self._layer = layer
         self._coverage.scatter_reduce_(0, index.reshape(-1), cover.reshape(-1), "amax")
+
+    def _blend(self) -> None:
+        """Blend the current layer's colour over the image by its coverage: a few dense passes, cheaper than
+        gathering and scattering the fragments of a typical plot."""
+        if self._layer is None:
+            return
+        colour, alpha = self._layer
         if alpha != 1:
             self._coverage.mul_(alpha)
-        colour = np.broadcast_to(np.asarray(colour, dtype=np.float32).reshape(-1), (self.shape[3],))
-        for plane, value in zip(self._image, colour.tolist()):
-            plane.lerp_(torch.tensor(value, device=self.device).expand_as(plane), self._coverage)
+        colour = torch.tensor(colour, dtype=torch.float32, device=self.device)[:, None]
+        self._image.lerp_(colour.expand_as(self._image), self._coverage.expand_as(self._image))
         self._coverage.zero_()
+        self._layer = None
 
     def result(self, out: np.ndarray | None = None) -> np.ndarray:
         """The images, (batch, height, width, channels) uint8; written into ``out`` (its first images) if given."""
+        self._blend()
         batch, height, width, channels = self.shape
         out = np.empty(self.shape, dtype=np.uint8) if out is None else out
-        planes = self._image.reshape(channels, batch, height, width)[:, :len(out)].cpu().numpy()
+        planes = self._image.reshape(channels, batch, height, width)[:, :len(out)].cpu().numpy() * 255
+        planes += 0.5
+        planes = planes.astype(np.uint8)
         for c in range(channels):  # one channel at a time: much faster than one strided transposing copy
-            out[..., c] = planes[c] * 255 + 0.5
+            out[..., c] = planes[c]
         return out
 
 
@@ -256,8 +275,10 @@ class MatplotlibCanvas:
             centres = ax.transData.transform(np.column_stack([xs, ys]).astype(float))
             vertices = (disc.vertices[None] + centres[:, None]).reshape(-1, 2)
             discs = Path(vertices, np.tile(disc.codes, len(xs)))
-            ax.add_patch(PathPatch(discs, transform=IdentityTransform(), facecolor=self._colour(colour, alpha),
-                                   linewidth=0, snap=False))
+            # add_artist, not add_patch: the limits are fixed, and updating them from the discs' Bezier curves
+            # would cost more than drawing them.
+            ax.add_artist(PathPatch(discs, transform=IdentityTransform(), facecolor=self._colour(colour, alpha),
+                                    linewidth=0, snap=False))
 
     def bars(self, image, x, y_low, y_high, colour, width: float = 1.0, box: Box | None = None,
              xlim: Limits = DEFAULT_LIMITS, ylim: Limits = DEFAULT_LIMITS, alpha: float = 1.0) -> None:
