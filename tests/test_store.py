@@ -222,9 +222,14 @@ def test_empty_catalogue_gives_an_empty_store(tmp_path):
     assert len(ragged) == 0 and len(ragged.time) == 0
     assert xr.open_zarr(tmp_path / "e.zarr").sizes["obs"] == 0
     cat = make_catalogue()
-    write_store(cat, tmp_path / "full.zarr")
+    cat.quantity, cat.unit = "flux", "nJy"  # an empty shard's default quantity must not block the merge
+    dropped = pd.DataFrame({"object_id": ["gone"], "kept": [False], "n_dropped": [3], "reason": ["too short"]})
+    write_store(Catalogue.empty(survey="sim"), tmp_path / "e.zarr", qc=dropped)
+    write_store(cat, tmp_path / "full.zarr", qc=qc_of(cat))
     merge_stores([tmp_path / "e.zarr", tmp_path / "full.zarr"], tmp_path / "m.zarr")
-    assert LightCurveStore(tmp_path / "m.zarr").n_obs == cat.n_obs
+    merged = LightCurveStore(tmp_path / "m.zarr")
+    assert merged.n_obs == cat.n_obs and merged.quantity == "flux" and merged.bands == cat.bands
+    assert list(merged.qc["object_id"]) == ["gone", *cat.objects["object_id"]]
 
 
 def test_objects_without_observations_are_kept(tmp_path):

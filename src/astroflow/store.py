@@ -124,9 +124,11 @@ def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: 
     ``provenance`` if given, else the first shard's with the union of all shards' ``inputs``. Chunking follows
     the first shard. QC tables (one row per object) are joined in memory.
     """
-    stores = [LightCurveStore(p) for p in paths]
-    if not stores:
+    shards = [LightCurveStore(p) for p in paths]
+    if not shards:
         raise ValueError("merge_stores needs at least one shard store")
+    # A shard whose objects were all dropped adds only QC rows: its quantity, bands and classes do not count.
+    stores = [s for s in shards if s.n_objects] or shards[:1]
     first = stores[0]
     for s in stores[1:]:
         if (s.quantity, s.units) != (first.quantity, first.units):
@@ -172,7 +174,7 @@ def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: 
             n_obs += s.n_obs
         for w in writers.values():
             w.close()
-        tables = [s.qc for s in stores]
+        tables = [s.qc for s in shards]
         if any(t is not None for t in tables):
             if any(t is None for t in tables):
                 raise ValueError("some shard stores have a QC table and some do not")
