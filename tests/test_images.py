@@ -123,7 +123,8 @@ def test_rendering_is_deterministic():
     np.testing.assert_array_equal(render_lightcurves(curves, layout="grid"), render_lightcurves(curves, layout="grid"))
 
 
-@pytest.mark.parametrize("field, bad", [("value", np.nan), ("time", np.inf), ("error", -1.0), ("band", 7)])
+@pytest.mark.parametrize("field, bad", [("value", np.nan), ("time", np.inf), ("time", -5.0), ("error", -1.0),
+                                        ("band", 7)])
 def test_bad_observations_are_refused_naming_object_and_field(field, bad):
     curves = [light_curve(seed=0), light_curve(seed=1)]
     curves[1][field] = curves[1][field].astype(float)
@@ -146,3 +147,16 @@ def test_fast_renderer_agrees_with_matplotlib(layout):
     fast = render_lightcurves(curves, layout=layout)
     reference = render_lightcurves(curves, layout=layout, renderer="matplotlib")
     assert min(ssim(a, b) for a, b in zip(fast, reference)) > 0.9
+
+
+def test_band_scale_fills_each_panel_with_its_own_band():
+    curve = light_curve()
+    curve["value"] = np.where(curve["band"] == 1, 100 * curve["value"], curve["value"])  # band 1 varies far more
+
+    def drawn_rows(scale):
+        image = render_lightcurves([curve], layout="stacked", scale=scale, marker_size=0, errorbar_width=0)[0]
+        top = np.nonzero((image[:128] < 200).any(axis=(1, 2)))[0]
+        return top.max() - top.min()
+
+    # Scaled with band 1, band 0 is a flat line in its panel; scaled on its own, it spans the panel.
+    assert drawn_rows("object") < 10 < 100 < drawn_rows("band")

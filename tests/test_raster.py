@@ -141,8 +141,10 @@ def test_ssim_scores_identical_images_one_and_different_images_less():
     assert ssim(image, 255 - image) < 0.5
 
 
-def test_unknown_renderer_and_too_small_panel_are_refused():
+def test_unknown_renderer_too_small_panel_and_nan_coordinates_are_refused():
     with pytest.raises(ValueError, match="renderer"):
         make_canvas("cairo", 1, 8, 8)
     with pytest.raises(ValueError, match="panel"):
         Canvas(1, 8, 8).lines([0, 0], [0.1, 0.9], [0.5, 0.5], (0, 0, 0), width=3, box=(0.0, 0.0, 8.0, 2.0))
+    with pytest.raises(ValueError, match="finite"):
+        Canvas(1, 8, 8).markers([0], [np.nan], [0.5], (0, 0, 0))

@@ -12,8 +12,9 @@ panel (nothing drawn for it in the overlay); an object without observations is a
 
 Degenerate input has a defined picture: a single time (one point, or all at the same time) is centred at x = 0.5;
 constant values are centred at y = 0.5, with the largest error bar then spanning 0..1 (or no bars if all errors are
-0). Non-finite times, values or errors, negative errors and band codes out of range are refused with an
-:class:`~astroflow.errors.InputError` naming the object: dropping them is the cleaning stage's job, which records it.
+0); repeated times are drawn as they come. Non-finite times, values or errors (so also an all-NaN band), negative
+errors, times out of order and band codes out of range are refused with an :class:`~astroflow.errors.InputError`
+naming the object, observation and field: dropping them is the cleaning stage's job, which records it.
 """
 from __future__ import annotations
 
@@ -111,18 +112,20 @@ def _to_ragged(objects: Sequence[Mapping[str, np.ndarray]]) -> Ragged:
 
 def _check(ragged: Ragged, n_bands: int) -> None:
     """Refuse observations that cannot be drawn, naming the first object and field at fault."""
-    tests = {"time": ~np.isfinite(ragged.time), "value": ~np.isfinite(ragged.value),
-             "error": ~(np.isfinite(ragged.error) & (ragged.error >= 0)),
-             "band": (ragged.band < 0) | (ragged.band >= n_bands)}
-    problems = {"time": "is not finite", "value": "is not finite", "error": "is negative or not finite",
-                "band": f"is not a band code in 0..{n_bands - 1}"}
-    for name, bad in tests.items():
+    earlier = np.zeros(len(ragged.time), dtype=bool)
+    earlier[1:] = ragged.time[1:] < ragged.time[:-1]
+    earlier[ragged.offset[ragged.row_size > 0]] = False  # an object's first observation follows another object
+    tests = [("time", ~np.isfinite(ragged.time), "is not finite"),
+             ("time", earlier, "is earlier than the one before (times must be sorted)"),
+             ("value", ~np.isfinite(ragged.value), "is not finite"),
+             ("error", ~(np.isfinite(ragged.error) & (ragged.error >= 0)), "is negative or not finite"),
+             ("band", (ragged.band < 0) | (ragged.band >= n_bands), f"is not a band code in 0..{n_bands - 1}")]
+    for name, bad, problem in tests:
         if bad.any():
             first = int(np.argmax(bad))
             obj = int(np.searchsorted(np.cumsum(ragged.row_size), first, side="right"))
             position = first - int(ragged.offset[obj])
-            raise InputError(f"light curve {ragged.object_id[obj]}", f"observation {position} {problems[name]}",
-                             field=name)
+            raise InputError(f"light curve {ragged.object_id[obj]}", f"observation {position} {problem}", field=name)
 
 
 def _group_range(values: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

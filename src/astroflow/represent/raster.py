@@ -48,14 +48,15 @@ class Canvas:
     def __init__(self, batch: int, height: int, width: int, channels: int = 3, device: str | torch.device = "cpu"):
         self.shape = (batch, height, width, channels)
         self.device = torch.device(device)
-        # One plane per channel, so that blending a layer is one dense pass per channel.
-        self._image = torch.ones((channels, batch * height * width), dtype=torch.float32, device=self.device)
+        # One plane per channel, so that blending a layer is one dense pass per channel. Values are 0..255 plus
+        # 0.5 (blending commutes with the offset), so that truncating to uint8 rounds.
+        self._image = torch.full((channels, batch * height * width), 255.5, dtype=torch.float32, device=self.device)
         self._coverage = torch.zeros(batch * height * width, dtype=torch.float32, device=self.device)
         self._layer: tuple[tuple[float, ...], float] | None = None  # colour and alpha of the coverage not yet blended
 
     def clear(self) -> None:
         """Back to white, to draw the next batch without allocating again."""
-        self._image.fill_(1.0)
+        self._image.fill_(255.5)
         self._coverage.zero_()
         self._layer = None
 
@@ -63,6 +64,8 @@ class Canvas:
         left, top, w, h = box
         px = left + (_tensor(x, torch.float32, self.device) - xlim[0]) * (w / (xlim[1] - xlim[0]))
         py = top + (ylim[1] - _tensor(y, torch.float32, self.device)) * (h / (ylim[1] - ylim[0]))
+        if not bool(torch.isfinite(px).all() & torch.isfinite(py).all()):
+            raise ValueError("coordinates to draw must be finite")
         return px, py
 
     def _pixel_range(self, box: Box | None) -> tuple[int, int, int, int]:
@@ -194,7 +197,7 @@ class Canvas:
         colour, alpha = self._layer
         if alpha != 1:
             self._coverage.mul_(alpha)
-        colour = torch.tensor(colour, dtype=torch.float32, device=self.device)[:, None]
+        colour = torch.tensor(colour, dtype=torch.float32, device=self.device)[:, None] * 255 + 0.5
         self._image.lerp_(colour.expand_as(self._image), self._coverage.expand_as(self._image))
         self._coverage.zero_()
         self._layer = None
@@ -204,9 +207,7 @@ class Canvas:
         self._blend()
         batch, height, width, channels = self.shape
         out = np.empty(self.shape, dtype=np.uint8) if out is None else out
-        planes = self._image.reshape(channels, batch, height, width)[:, :len(out)].cpu().numpy() * 255
-        planes += 0.5
-        planes = planes.astype(np.uint8)
+        planes = self._image.reshape(channels, batch, height, width)[:, :len(out)].cpu().numpy().astype(np.uint8)
         for c in range(channels):  # one channel at a time: much faster than one strided transposing copy
             out[..., c] = planes[c]
         return out
