@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/store.smk"
+include: "workflow/rules/represent.smk"
 
 
 rule all:

@@ -112,7 +112,7 @@ def write_store(cat: Catalogue, path: str | Path, *, class_names: list[str] | No
             arrays[name][:] = values
         if qc is not None:
             _write_table(tmp, "qc", qc, chunk_obs, shard_obs)
-        _consolidate(tmp)
+        consolidate(tmp)
 
 
 def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: dict | None = None) -> None:
@@ -179,7 +179,7 @@ def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: 
             if any(t is None for t in tables):
                 raise ValueError("some shard stores have a QC table and some do not")
             _write_table(tmp, "qc", pd.concat(tables, ignore_index=True), chunk, shard)
-        _consolidate(tmp)
+        consolidate(tmp)
 
 
 class LightCurveStore:
@@ -363,7 +363,7 @@ def _read_column(array: zarr.Array) -> np.ndarray:
     return values.astype(object) if values.dtype.kind == "T" else values
 
 
-def _consolidate(path: Path) -> None:
+def consolidate(path: Path) -> None:
     """Gather the metadata into the root zarr.json, so opening a store is one read."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from astroflow.datasets import resolve
+from astroflow.represent.materialize import NAMES as REPRESENTATIONS
 from astroflow.workflow import export_pythonpath
 
 export_pythonpath(Path(workflow.basedir) / "src")
@@ -12,6 +13,7 @@ DATASETS = [config["dataset"]] if isinstance(config["dataset"], str) else config
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     shard=r"\d+",
+    representation="|".join(REPRESENTATIONS),
 
 
 def spec(wildcards):
@@ -34,4 +36,9 @@ def shard_outputs(wildcards, suffix):
 
 
 def all_targets():
-    return [f"{RESULTS}/{d}/lightcurves.zarr" for d in DATASETS]
+    targets = []
+    for d in DATASETS:
+        targets.append(f"{RESULTS}/{d}/lightcurves.zarr")
+        for r in config["represent"]["outputs"]:
+            targets += [f"{RESULTS}/{d}/represent/{r}.zarr", f"{RESULTS}/{d}/figures/examples_{r}.png"]
+    return targets

@@ -1,0 +1,152 @@
+"""The represent stage: a named representation of every object of a store, written to Zarr, and example figures.
+
+The same :func:`build` serves the data loaders that compute representations on the fly, so a materialised
+array and an on-the-fly batch are identical. Names and what they give per object (dimension names in brackets):
+
+    dtdm_cnn        float32 [band, channel, step]   dt and dm channels, leading 0 (Aguirre et al. 2019)
+    dtdm_rnn        float32 [band, step, feature]   4 dt then 4 dm per step, stride 2 (Becker et al. 2020)
+    dmdt            float32 [band, dt, dm]          2-D histograms of pairwise (dt, dm) (Mahabal et al. 2017)
+    image_overlay   uint8 [y, x, rgb]               light-curve image, bands overlaid in colours
+    image_stacked   uint8 [y, x, rgb]               one panel per band, top to bottom
+    image_grid      uint8 [y, x, rgb]               panels in a grid (2x3 for six bands)
+
+Sequences and maps are per band (``per_band: true``, the default) so that bands observed at the same time
+never make zero time differences; transformer windows are drawn at random during training and are not
+materialised.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from astroflow import provenance
+from astroflow.logs import progress
+from astroflow.ragged import Ragged
+from astroflow.represent.dmdt import DmDt
+from astroflow.represent.dtdm import dtdm_cnn, dtdm_rnn
+from astroflow.represent.images import render_lightcurves
+from astroflow.store import LightCurveStore, atomic_path, consolidate
+
+log = logging.getLogger("astroflow.represent")
+
+NAMES = ("dtdm_cnn", "dtdm_rnn", "dmdt", "image_overlay", "image_stacked", "image_grid")
+DIMS = {"dtdm_cnn": ("band", "channel", "step"), "dtdm_rnn": ("band", "step", "feature"),
+        "dmdt": ("band", "dt", "dm"), "image": ("y", "x", "rgb")}
+
+
+def dims(name: str, per_band: bool = True) -> tuple[str, ...]:
+    d = DIMS["image" if name.startswith("image_") else name]
+    return ("object", *(d if per_band or name.startswith("image_") else d[1:]))
+
+
+def build(name: str, ragged: Ragged, params: dict) -> np.ndarray:
+    """The representation ``name`` of every object of ``ragged``; ``params`` is the config's represent section."""
+    if name == "dtdm_cnn":
+        return dtdm_cnn(ragged, **params["dtdm"]).values
+    if name == "dtdm_rnn":
+        return dtdm_rnn(ragged, **params["rnn"]).values
+    if name == "dmdt":
+        p = dict(params["dmdt"])
+        per_band, repair = p.pop("per_band"), p.pop("repair")
+        return DmDt.from_borders(**p).maps(ragged, per_band=per_band, repair=repair)
+    if name.startswith("image_") and name.removeprefix("image_") in ("overlay", "stacked", "grid"):
+        p = dict(params["image"])
+        grid = p.pop("grid")
+        grid = tuple(grid) if grid else None
+        return render_lightcurves(ragged, layout=name.removeprefix("image_"), grid=grid,
+                                  magnitudes=params.get("magnitudes", True), **p)
+    raise ValueError(f"unknown representation {name!r}; known: {', '.join(NAMES)}")
+
+
+def _per_band(name: str, params: dict) -> bool:
+    section = {"dtdm_cnn": "dtdm", "dtdm_rnn": "rnn", "dmdt": "dmdt"}.get(name)
+    return bool(section and params[section].get("per_band"))
+
+
+def materialize(store_path: str | Path, name: str, params: dict, out_path: str | Path) -> None:
+    """Write representation ``name`` of every object in the store to a Zarr group readable by xarray."""
+    store = LightCurveStore(store_path)
+    ragged = store.load()
+    params = {**params, "magnitudes": store.quantity == "mag"}
+    batch = int(params.get("batch_size", 512))
+    with atomic_path(out_path) as tmp:
+        root = zarr.open_group(tmp, mode="w", zarr_format=3)
+        data = None
+        for start in progress(range(0, len(ragged), batch), f"{name}: batches of {batch}"):
+            values = build(name, ragged.subset(np.arange(start, min(start + batch, len(ragged)))), params)
+            if data is None:
+                chunk = max(1, min(batch, (1 << 22) // max(1, values[0].nbytes)))  # about 4 MB a chunk
+                data = root.create_array(name, shape=(len(ragged), *values.shape[1:]), dtype=values.dtype,
+                                         chunks=(chunk, *values.shape[1:]), dimension_names=dims(name, _per_band(
+                                             name, params)), compressors=BloscCodec(cname="zstd", clevel=3))
+            data[start:start + len(values)] = values
+        if data is None:
+            raise ValueError(f"{store_path} holds no objects to represent")
+        for var, values in (("object_id", ragged.object_id.astype(str)), ("label", ragged.label)):
+            arr = root.create_array(var, shape=values.shape, dtype=values.dtype if var == "label" else str,
+                                    dimension_names=("object",))
+            arr[:] = values
+        root.attrs.update({
+            "representation": name, "bands": store.bands, "class_names": store.class_names,
+            "params": json.dumps(params, default=str),
+            "provenance": json.dumps(provenance.provenance(params, {str(store_path): provenance.sha256_tree(
+                store_path)})),
+        })
+        consolidate(tmp)
+    log.info("%s: %d objects -> %s", name, len(ragged), out_path)
+
+
+def example_indices(labels: np.ndarray, per_class: int, seed: int = 0) -> dict[int, np.ndarray]:
+    """A fixed random choice of up to ``per_class`` objects of every class present."""
+    rng = np.random.default_rng(seed)
+    return {int(c): np.sort(rng.choice(np.flatnonzero(labels == c), min(per_class, int(np.sum(labels == c))),
+                                       replace=False))
+            for c in np.unique(labels) if c >= 0}
+
+
+def example_figure(store_path: str | Path, name: str, params: dict, out_png: str | Path) -> None:
+    """A grid of examples, one row per class, of representation ``name``, drawn from the store alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    store = LightCurveStore(store_path)
+    params = {**params, "magnitudes": store.quantity == "mag"}
+    chosen = example_indices(store.objects["label"].to_numpy(), int(params.get("examples_per_class", 3)))
+    if not chosen:
+        raise ValueError(f"{store_path} has no labelled objects to show")
+    n_cols = max(len(v) for v in chosen.values())
+    fig, axes = plt.subplots(len(chosen), n_cols, figsize=(1.6 * n_cols, 1.6 * len(chosen)), squeeze=False)
+    for row, (code, index) in enumerate(chosen.items()):
+        values = build(name, store.load(index), params)
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(index):
+                ax.axis("off")
+                continue
+            _show(ax, name, values[col])
+        axes[row, 0].set_ylabel(store.class_names[code], fontsize=8)
+    fig.suptitle(f"{name}: examples per class", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+
+
+def _show(ax, name: str, value: np.ndarray) -> None:
+    if name.startswith("image_"):
+        ax.imshow(value)
+    elif name == "dmdt":
+        ax.imshow(value.reshape(-1, *value.shape[-2:]).sum(0).T, origin="lower", aspect="auto", cmap="viridis")
+    else:  # sequences: dm against step, one line per band
+        seqs = value.reshape(-1, *value.shape[-2:])
+        for seq in seqs:
+            dm = seq[1] if name == "dtdm_cnn" else seq[:, seq.shape[1] // 2:].reshape(-1)
+            ax.plot(dm, lw=0.6)
