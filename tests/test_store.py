@@ -119,7 +119,7 @@ def test_failed_write_keeps_the_old_store_and_leaves_nothing_behind(tmp_path, mo
     def broken(path):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_module, "_consolidate", broken)
+    monkeypatch.setattr(store_module, "consolidate", broken)
     with pytest.raises(OSError, match="disk full"):
         write_store(make_catalogue(seed=2), path)
     with pytest.raises(OSError, match="disk full"):
