@@ -14,6 +14,12 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     shard=r"\d+",
     representation="|".join(REPRESENTATIONS),
+    source=r"[A-Za-z0-9_\-]+",
+    model=r"[A-Za-z0-9_\-]+",
+    init=r"pretrained|frozen|scratch",
+    n_per_class=r"\d+|all",
+    fold=r"\d+",
+    seed=r"\d+",
 
 
 def spec(wildcards):
@@ -35,10 +41,29 @@ def shard_outputs(wildcards, suffix):
     return [f"{RESULTS}/{wildcards.dataset}/shards/{i}{suffix}" for i in range(n)]
 
 
+FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
+FINETUNED = f"finetune/{FINETUNED_NAME}"
+
+
+def pretrained_input(wildcards):
+    """The pretrained encoder a fine-tuning run starts from (none from scratch)."""
+    if wildcards.init == "scratch":
+        return []
+    return f"{RESULTS}/{wildcards.dataset}/pretrain/{wildcards.model}/s{wildcards.seed}/model.pt"
+
+
+def evaluation_targets(dataset):
+    """Test metrics of every configured model, initialisation, labelled-set size, fold and seed."""
+    t = config["train"]
+    return [f"{RESULTS}/{dataset}/evaluate/{m}/{i}/n{n}/f{f}/s{s}/metrics.json" for m in t["models"]
+            for i in t["init"] for n in t["n_per_class"] for f in range(t["folds"]) for s in t["seeds"]]
+
+
 def all_targets():
     targets = []
     for d in DATASETS:
         targets.append(f"{RESULTS}/{d}/lightcurves.zarr")
-        for r in config["represent"]["outputs"]:
-            targets += [f"{RESULTS}/{d}/represent/{r}.zarr", f"{RESULTS}/{d}/figures/examples_{r}.png"]
+        targets += [f"{RESULTS}/{d}/represent/{r}.zarr" for r in config["represent"]["materialize"]]
+        targets += [f"{RESULTS}/{d}/figures/examples_{r}.png" for r in config["represent"]["figures"]]
+        targets += evaluation_targets(d)
     return targets
