@@ -89,3 +89,11 @@ def concat(catalogues: list[Catalogue]) -> Catalogue:
         sources={k: v for c in catalogues for k, v in c.sources.items()},
     )
 
+
+
+def codes_in(column: pd.Series, categories) -> np.ndarray:
+    """Position of each entry of ``column`` in ``categories`` (-1 where absent or missing), hashing each
+    distinct value once."""
+    codes, uniques = pd.factorize(column)
+    lookup = pd.Index(list(categories)).get_indexer(pd.Index(uniques).astype(str))
+    return np.append(lookup, -1)[codes]  # factorize gives -1 for missing values: they map to the appended -1

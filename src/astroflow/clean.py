@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from astroflow.catalogue import Catalogue
+from astroflow.catalogue import Catalogue, codes_in
 from astroflow.errors import ConfigError
 
 REASONS = ("unknown_band", "nonfinite", "bad_error", "duplicate", "outlier", "short_band")
@@ -84,7 +84,7 @@ def clean(cat: Catalogue, config: CleanConfig | None = None) -> tuple[Catalogue,
     bands = list(cat.bands) if config.bands is None else list(config.bands)
     obs = cat.obs
     ids, obj = _object_codes(obs["object_id"], cat.objects["object_id"])
-    band = _codes(obs["band"], bands)
+    band = codes_in(obs["band"], bands)
     time = obs["time"].to_numpy(dtype=np.float64)
     value = obs["value"].to_numpy(dtype=np.float64, copy=True)
     error = obs["error"].to_numpy(dtype=np.float64, copy=True)
@@ -134,13 +134,6 @@ def clean(cat: Catalogue, config: CleanConfig | None = None) -> tuple[Catalogue,
 def _mark(reason, bad, code):
     """Give ``code`` to rows that are ``bad`` and not already dropped."""
     reason[bad & (reason == KEPT)] = code
-
-
-def _codes(column: pd.Series, categories: list[str]) -> np.ndarray:
-    """Position of each entry in ``categories`` (-1 where absent), factorising the column once."""
-    codes, uniques = pd.factorize(column)
-    lookup = pd.Index(categories).get_indexer(pd.Index(uniques).astype(str))
-    return np.append(lookup, -1)[codes]  # factorize gives -1 for missing values: they map to the appended -1
 
 
 def _object_codes(obs_ids: pd.Series, table_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -46,11 +46,16 @@ class Ragged:
         s = slice(start, start + int(self.row_size[i]))
         return {"time": self.time[s], "value": self.value[s], "error": self.error[s], "band": self.band[s]}
 
-    def subset(self, index) -> "Ragged":
+    def subset(self, index) -> Ragged:
         """A new Ragged holding the chosen objects, in the order given."""
         index = np.asarray(index, dtype=np.int64)
-        starts, sizes = self.offset[index], self.row_size[index]
-        obs = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(sizes.sum())
+        sizes = self.row_size[index]
+        obs = positions(self.offset[index], sizes)
         return Ragged(time=self.time[obs], value=self.value[obs], error=self.error[obs], band=self.band[obs],
                       row_size=sizes, label=self.label[index], object_id=self.object_id[index],
                       bands=list(self.bands), class_names=list(self.class_names))
+
+
+def positions(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The obs positions of objects that start at ``starts`` and hold ``sizes`` observations, concatenated."""
+    return np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(sizes.sum())

@@ -34,9 +34,9 @@ import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
 
-from astroflow.catalogue import Catalogue
+from astroflow.catalogue import Catalogue, codes_in
 from astroflow.errors import InputError
-from astroflow.ragged import Ragged
+from astroflow.ragged import Ragged, positions
 
 log = logging.getLogger("astroflow.store")
 
@@ -244,7 +244,7 @@ class LightCurveStore:
             objects = objects.iloc[index]
             sizes = objects["row_size"].to_numpy()
             starts = objects["offset"].to_numpy()
-            pos = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+            pos = positions(starts, sizes)
             # Scattered reads decode only the chunks they touch; a large share is quicker read whole.
             read = (lambda a: a[:][pos]) if len(pos) > self.n_obs // 8 else (lambda a: a.oindex[pos])
             obs = {n: read(self._group[n]) for n in names}
@@ -278,13 +278,12 @@ class LightCurveStore:
 
 
 def _codes(values: pd.Series, names, field: str, where: str) -> np.ndarray:
-    """Positions of ``values`` in ``names``; factorising first keeps the hashing to the distinct values."""
-    codes, uniques = pd.factorize(values)
-    lut = pd.Index(list(names)).get_indexer(pd.Index(uniques).astype(str))
-    if (lut < 0).any() or (codes < 0).any():
-        unknown = [u for u, k in zip(uniques, lut) if k < 0][:5] if (lut < 0).any() else ["<missing>"]
-        raise ValueError(f"{field} values not in {where}: {unknown}")
-    return lut[codes]
+    """Positions of ``values`` in ``names``; every value must be there."""
+    codes = codes_in(values, names)
+    if (codes < 0).any():
+        unknown = pd.unique(values[codes < 0].astype("string").fillna("<missing>"))[:5]
+        raise ValueError(f"{field} values not in {where}: {list(unknown)}")
+    return codes
 
 
 def _optional_column(column: pd.Series, name: str) -> np.ndarray:
