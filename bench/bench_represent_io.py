@@ -55,8 +55,8 @@ def main(n_objects: int = 2200, batch: int = 64, n_batches: int = 20) -> None:
             materialize(store_path, name, {**params, "batch_size": 256}, out)
             t_mat = time.perf_counter() - t0
             array = zarr.open_group(out, mode="r")[name]
-            read = rate(lambda idx: array.oindex[idx], batches)
-            fly = rate(lambda idx: build(name, ragged.subset(idx), {**params, "magnitudes": True}), batches)
+            read = rate(lambda idx, array=array: array.oindex[idx], batches)
+            fly = rate(lambda idx, name=name: build(name, ragged.subset(idx), {**params, "magnitudes": True}), batches)
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / len(ragged)
             print(f"{name:14s} materialise {len(ragged) / t_mat:8.0f}/s ({size / 1024:.1f} KiB per object on disk); "
                   f"training batches: read {read:8.0f}/s, on the fly {fly:8.0f}/s, read/on-the-fly {read / fly:.2f}")

@@ -159,4 +159,5 @@ def test_band_scale_fills_each_panel_with_its_own_band():
         return top.max() - top.min()
 
     # Scaled with band 1, band 0 is a flat line in its panel; scaled on its own, it spans the panel.
-    assert drawn_rows("object") < 10 < 100 < drawn_rows("band")
+    assert drawn_rows("object") < 10
+    assert drawn_rows("band") > 100
