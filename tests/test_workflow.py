@@ -53,6 +53,18 @@ def test_qc_accounts_for_every_object(ci_run):
 
 
 @pytest.mark.workflow
+def test_training_stages_evaluate_pretrained_and_scratch(ci_run):
+    results = ci_run / "results" / "ci"
+    assert (results / "pretrain" / "astromer-tiny" / "s0" / "model.pt").is_file()
+    for init in ("pretrained", "scratch"):
+        out = results / "evaluate" / "astromer-tiny" / init / "n4" / "f0" / "s0"
+        metrics = json.loads((out / "metrics.json").read_text())
+        predictions = pd.read_parquet(out / "predictions.parquet")
+        assert metrics["n_objects"] == len(predictions) > 0 and 0 <= metrics["macro_f1"] <= 1
+        assert (results / "finetune" / "astromer-tiny" / init / "n4" / "f0" / "s0" / "split.parquet").is_file()
+
+
+@pytest.mark.workflow
 def test_rerun_does_nothing(ci_run):
     proc = snakemake(ci_run, "-n")
     assert proc.returncode == 0

@@ -49,6 +49,18 @@ def _info(args) -> None:
     print(json.dumps(store.attrs.get("provenance", {}), indent=2)[:2000])
 
 
+def _predict(args) -> None:
+    """Classify a catalogue with a fine-tuned model: class probabilities per object."""
+    from astroflow.train.predict import predict_catalogue
+
+    options = json.loads(args.options) if args.options else {}
+    table = predict_catalogue(args.model, args.format, args.path, args.out, options)
+    done = table["note"] == ""
+    print(f"{int(done.sum())} objects classified, {int((~done).sum())} not (see the note column); wrote {args.out}")
+    if done.any():
+        print(table.loc[done, "pred"].value_counts().to_string())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="astroflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("info", help="summarise a light-curve store")
     p.add_argument("store")
     p.set_defaults(run=_info)
+    p = sub.add_parser("predict", help="classify a catalogue in any format with a fine-tuned model")
+    p.add_argument("model", help="a fine-tuned model file (results/<dataset>/finetune/.../model.pt)")
+    p.add_argument("format")
+    p.add_argument("path")
+    p.add_argument("--out", default="predictions.parquet", help="output table (.parquet, or .csv)")
+    p.add_argument("--options", help="reader options as JSON")
+    p.set_defaults(run=_predict)
     args = parser.parse_args(argv)
     try:
         args.run(args)

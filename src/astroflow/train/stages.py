@@ -19,13 +19,13 @@ import xarray as xr
 from astroflow import models
 from astroflow.datasets import resolve
 from astroflow.errors import ConfigError
-from astroflow.store import LightCurveStore
+from astroflow.store import LightCurveStore, atomic_path, consolidate
 from astroflow.train import artifacts
 from astroflow.train.data import Windows, labelled_subset, parse_n_per_class, stratified_split, test_split
 from astroflow.train.inference import embed, predict_proba
 from astroflow.train.metrics import classification_metrics, predictions_table
 from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
-from astroflow.train.trainer import TrainConfig, Trainer, model_device
+from astroflow.train.trainer import TrainConfig, Trainer, model_device, use_threads
 
 log = logging.getLogger("astroflow.train")
 INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
@@ -74,9 +74,10 @@ def _windows(ragged, index, meta) -> Windows:
 
 
 def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str | Path, split_path: str | Path,
-             out_model: str | Path, out_metrics: str | Path, workdir: str | Path) -> None:
+             out_model: str | Path, out_metrics: str | Path, workdir: str | Path, threads: int | None = None) -> None:
     """Masked-reconstruction pretraining on the pool objects, a stratified share of them held out for early
     stopping."""
+    use_threads(threads)
     train = config["train"]
     store = LightCurveStore(store_path)
     role = _pool(store, split_path)
@@ -98,12 +99,13 @@ def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str 
     Path(out_metrics).write_bytes(trainer.metrics_path.read_bytes())
 
 
-def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str, fold: int, seed: int, store_path: str | Path,
-             split_path: str | Path, pretrained: str | Path | None, out_model: str | Path, out_split: str | Path,
-             out_metrics: str | Path, workdir: str | Path) -> None:
+def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str, fold: int, seed: int,
+             store_path: str | Path, split_path: str | Path, pretrained: str | Path | None, out_model: str | Path,
+             out_split: str | Path, out_metrics: str | Path, workdir: str | Path, threads: int | None = None) -> None:
     """Train a classifier on ``n_per_class`` labelled pool objects of each class (fold ``fold``'s draw): from the
     pretrained encoder (``pretrained``: fine-tuned; ``frozen``: kept fixed) or from scratch. Writes which objects
     trained and validated to ``out_split``."""
+    use_threads(threads)
     if init not in INITS:
         raise ConfigError("train.init", f"{init!r} is not one of {INITS}")
     train = config["train"]
@@ -141,8 +143,9 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
 
 
 def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | Path, out_predictions: str | Path,
-             out_metrics: str | Path, batch_size: int = 256) -> None:
+             out_metrics: str | Path, batch_size: int = 256, threads: int | None = None) -> None:
     """Class probabilities of every test object, and the scores (metrics.classification_metrics)."""
+    use_threads(threads)
     store = LightCurveStore(store_path)
     role = _pool(store, split_path)
     ragged = store.load()
@@ -171,7 +174,9 @@ def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batc
     ds = xr.Dataset({"embedding": (("object", "layer", "feature"), values.astype(np.float32)),
                      "object_id": ("object", ragged.object_id.astype(object)), "label": ("object", ragged.label)},
                     attrs={"model": meta["model"], "source": str(model_path), "class_names": store.class_names})
-    ds.to_zarr(out, mode="w")
+    with atomic_path(out) as tmp:
+        ds.to_zarr(tmp, consolidated=False)
+        consolidate(tmp)
 
 
 def _cleaning(config: dict, dataset: str) -> dict:

@@ -66,6 +66,12 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
+def use_threads(threads: int | None) -> None:
+    """Give torch the job's CPU threads (a Snakemake job's ``threads``); None leaves torch's choice."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 

@@ -1,0 +1,6 @@
+from astroflow.logs import logged
+from astroflow.train.stages import evaluate
+
+with logged(snakemake.log[0]):
+    evaluate(snakemake.input.model, snakemake.input.store, snakemake.input.split, snakemake.output.predictions,
+             snakemake.output.metrics, threads=snakemake.threads)

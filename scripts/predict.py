@@ -1,0 +1,5 @@
+from astroflow.logs import logged
+from astroflow.train.predict import predict_store
+
+with logged(snakemake.log[0]):
+    predict_store(snakemake.input.model, snakemake.input.store, snakemake.output[0], threads=snakemake.threads)

@@ -1,0 +1,106 @@
+"""Apply a trained classifier to light curves it has not seen: a store of the workflow, or a user's catalogue
+in any supported format (read, then cleaned as the training data were).
+
+The output has one row per object of the input: object_id, label (where the input has one), pred and p_<class>
+for every class of the model, and ``note``: empty for a classified object, else why it could not be classified
+(cleaned away, or no observation in the model's bands); such rows have no probabilities.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from astroflow.catalogue import concat
+from astroflow.clean import CleanConfig, clean
+from astroflow.errors import InputError
+from astroflow.ragged import Ragged
+from astroflow.sources import formats
+from astroflow.store import LightCurveStore, to_ragged
+from astroflow.train import artifacts
+from astroflow.train.data import Windows
+from astroflow.train.inference import predict_proba
+from astroflow.train.metrics import predictions_table
+from astroflow.train.trainer import use_threads
+
+log = logging.getLogger("astroflow.predict")
+
+
+def in_model_bands(ragged: Ragged, bands: list[str]) -> Ragged:
+    """The light curves with band codes of the model's ``bands``; observations in other bands are left out."""
+    code = np.array([bands.index(b) if b in bands else -1 for b in ragged.bands], dtype=np.int64)
+    new = code[ragged.band.astype(np.int64)] if len(ragged.band) else np.zeros(0, dtype=np.int64)
+    keep = new >= 0
+    if not keep.all():
+        log.warning("%d observations in bands the model does not know (%s) are left out", int((~keep).sum()),
+                    sorted(set(ragged.bands) - set(bands)))
+    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    return Ragged(time=ragged.time[keep], value=ragged.value[keep], error=ragged.error[keep],
+                  band=new[keep].astype(np.int8), row_size=np.bincount(obj[keep], minlength=len(ragged)),
+                  label=ragged.label, object_id=ragged.object_id, bands=list(bands),
+                  class_names=list(ragged.class_names))
+
+
+def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256) -> pd.DataFrame:
+    """Probabilities of every object of ``ragged`` (labels, if any, coded into ``ragged.class_names``)."""
+    classifier, meta = artifacts.load_model(model_path)
+    if meta["kind"] != "classifier":
+        raise InputError(model_path, "is a pretrained encoder, not a classifier: fine-tune it first")
+    ragged = in_model_bands(ragged, meta["bands"])
+    band = meta["band"]
+    n_seen = ragged.row_size if band is None else np.bincount(
+        np.repeat(np.arange(len(ragged)), ragged.row_size)[ragged.band == band], minlength=len(ragged))
+    usable = np.flatnonzero(n_seen > 0)
+    probs = np.full((len(ragged), len(meta["class_names"])), np.nan, dtype=np.float32)
+    if len(usable):
+        probs[usable] = predict_proba(classifier, Windows(ragged, usable, meta["window"], band), batch_size)
+    table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.nan_to_num(probs), meta["class_names"])
+    names = np.asarray(ragged.class_names + [None], dtype=object)
+    table["label"] = pd.array(names[ragged.label], dtype="string")
+    table.loc[n_seen == 0, ["pred"]] = pd.NA
+    table.loc[n_seen == 0, [f"p_{c}" for c in meta["class_names"]]] = np.nan
+    wanted = "all bands" if band is None else f"band {meta['bands'][band]}"
+    table["note"] = np.where(n_seen > 0, "", f"no observations in {wanted}")
+    return table
+
+
+def predict_store(model_path: str | Path, store_path: str | Path, out: str | Path, threads: int | None = None,
+                  batch_size: int = 256) -> None:
+    """Probabilities of every object of a light-curve store, written to ``out`` (Parquet, or CSV by suffix)."""
+    use_threads(threads)
+    write_table(predict_ragged(model_path, LightCurveStore(store_path).load(), batch_size), out)
+
+
+def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: str | Path,
+                      options: dict | None = None, batch_size: int = 256) -> pd.DataFrame:
+    """Read a catalogue (``fmt``: a reader of astroflow.sources.formats, with its ``options``), clean it with the
+    cleaning the model's training data had, classify it, and write the table to ``out``; returns the table.
+    Objects the cleaner dropped are listed with its reason as their note."""
+    options = options or {}
+    _, meta = artifacts.load_model(model_path)
+    units = formats.discover(fmt, path, **options)
+    if not units:
+        raise InputError(path, f"no input files found for format {fmt!r}")
+    cat = concat([formats.read(fmt, unit, **options) for unit in units])
+    cleaned, qc = clean(cat, CleanConfig(**meta.get("clean", {})))
+    table = predict_ragged(model_path, to_ragged(cleaned), batch_size)
+    dropped = qc.loc[~qc["kept"].astype(bool), ["object_id", "reason"]] if len(qc) else qc
+    if len(dropped):
+        extra = pd.DataFrame({"object_id": pd.array(dropped["object_id"].astype(str), dtype="string"),
+                              "note": "cleaned away: " + dropped["reason"].astype(str)})
+        table = pd.concat([table, extra], ignore_index=True)
+    log.info("%d objects classified, %d not (see the note column)", int((table["note"] == "").sum()),
+             int((table["note"] != "").sum()))
+    write_table(table, out)
+    return table
+
+
+def write_table(table: pd.DataFrame, out: str | Path) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        table.to_csv(out, index=False)
+    else:
+        table.to_parquet(out, index=False)

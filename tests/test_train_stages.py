@@ -1,0 +1,173 @@
+"""The training stages on a tiny simulated survey: split, pretrain, fine-tune, evaluate, encode, predict."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+from snakemake.utils import validate
+
+from astroflow.clean import clean
+from astroflow.cli import main
+from astroflow.errors import ConfigError
+from astroflow.sources.simulate import CLASSES, simulate_survey
+from astroflow.store import LightCurveStore, write_store
+from astroflow.train import artifacts, stages
+from astroflow.train.metrics import classification_metrics, predictions_table
+from astroflow.train.predict import predict_store
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = {"max_steps": 6, "batch_size": 16, "warmup_steps": 2, "eval_every": 3, "checkpoint_every": 3}
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """A store of 6 simulated objects per class, a validated config, the test split and a pretrained encoder."""
+    root = tmp_path_factory.mktemp("survey")
+    cat = simulate_survey(6, seed=3, min_points=20, max_points=120)
+    write_store(clean(cat)[0], root / "s.zarr", class_names=list(CLASSES))
+    config = {"dataset": "sim", "results": str(root), "datasets": {"sim": {"simulate": {"n_per_class": 6}}},
+              "train": {"pretrain": dict(STEPS), "finetune": {**STEPS, "head_hidden": [16]}}}
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    stages.make_split(config, root / "s.zarr", root / "split.parquet")
+    stages.pretrain(config, "sim", "astromer-tiny", 0, root / "s.zarr", root / "split.parquet", root / "pre.pt",
+                    root / "pre.csv", root / "work_pre")
+    return root, config
+
+
+def finetuned(survey, init="pretrained", n="3", fold=0):
+    root, config = survey
+    out = root / f"ft_{init}_{n}_{fold}"
+    out.mkdir(exist_ok=True)
+    stages.finetune(config, "sim", "astromer-tiny", init, n, fold, 0, root / "s.zarr", root / "split.parquet",
+                    root / "pre.pt" if init != "scratch" else None, out / "model.pt", out / "split.parquet",
+                    out / "metrics.csv", out / "work")
+    return out
+
+
+def test_split_holds_out_a_fifth_of_every_class(survey):
+    root, _ = survey
+    split = pd.read_parquet(root / "split.parquet")
+    labels = LightCurveStore(root / "s.zarr").objects["label"].to_numpy()
+    assert split["object_id"].tolist() == LightCurveStore(root / "s.zarr").objects["object_id"].tolist()
+    for c in np.unique(labels):
+        assert (split.role[labels == c] == "test").sum() == round(0.2 * (labels == c).sum())
+
+
+def test_pretraining_writes_a_loadable_encoder(survey):
+    root, _ = survey
+    _, meta = artifacts.load_model(root / "pre.pt")
+    assert meta["kind"] == "encoder" and meta["band"] == 0 and meta["bands"] == ["B", "R"]
+    metrics = pd.read_csv(root / "pre.csv")
+    assert metrics["step"].tolist() == list(range(1, 7)) and metrics["val_rmse"].notna().sum() == 2
+
+
+def test_fine_tuning_records_its_subset_and_never_uses_test_objects(survey):
+    root, _ = survey
+    out = finetuned(survey, "pretrained", "3", fold=1)
+    used = pd.read_parquet(out / "split.parquet")
+    test = pd.read_parquet(root / "split.parquet").query("role == 'test'")["object_id"]
+    assert not set(used["object_id"]) & set(test)
+    assert used.groupby("label").size().max() == 3
+    assert set(used["role"]) == {"train", "validation"}
+    again = finetuned(survey, "pretrained", "3", fold=1)
+    assert pd.read_parquet(again / "split.parquet").equals(used)
+
+
+def test_frozen_fine_tuning_keeps_the_pretrained_encoder(survey):
+    root, _ = survey
+    out = finetuned(survey, "frozen", "all")
+    classifier, meta = artifacts.load_model(out / "model.pt")
+    encoder, _ = artifacts.load_model(root / "pre.pt")
+    assert meta["freeze_encoder"] and meta["init"] == "frozen"
+    for k, v in encoder.state_dict().items():
+        assert torch.equal(v, classifier.encoder.state_dict()[k])
+
+
+def test_evaluate_writes_predictions_and_metrics(survey):
+    root, _ = survey
+    out = finetuned(survey, "scratch", "all")
+    stages.evaluate(out / "model.pt", root / "s.zarr", root / "split.parquet", out / "pred.parquet", out / "m.json")
+    pred = pd.read_parquet(out / "pred.parquet")
+    assert list(pred.columns) == ["object_id", "label", "pred", *[f"p_{c}" for c in CLASSES]]
+    np.testing.assert_allclose(pred.filter(like="p_").sum(axis=1), 1, rtol=1e-5)
+    test = pd.read_parquet(root / "split.parquet").query("role == 'test'")
+    assert sorted(pred["object_id"]) == sorted(test["object_id"])
+    metrics = json.loads((out / "m.json").read_text())
+    assert metrics["n_objects"] == len(pred) and metrics["init"] == "scratch"
+    assert np.sum(metrics["confusion_matrix"]) == len(pred)
+    assert metrics["accuracy"] == pytest.approx((pred["label"] == pred["pred"]).mean())
+
+
+def test_encode_writes_embeddings_of_every_object(survey, tmp_path):
+    root, _ = survey
+    stages.encode(root / "pre.pt", root / "s.zarr", tmp_path / "emb.zarr")
+    ds = xr.open_zarr(tmp_path / "emb.zarr")
+    assert ds["embedding"].shape == (LightCurveStore(root / "s.zarr").n_objects, 3, 32)
+    assert np.isfinite(ds["embedding"].values).all()
+
+
+def test_unknown_init_and_bad_n_per_class_are_config_errors(survey):
+    with pytest.raises(ConfigError, match="init"):
+        finetuned(survey, "warm", "3")
+    with pytest.raises(ConfigError, match="n_per_class"):
+        finetuned(survey, "scratch", "none")
+
+
+def test_predict_store_and_cli_agree(survey, tmp_path):
+    root, _ = survey
+    model = finetuned(survey, "pretrained", "all") / "model.pt"
+    predict_store(model, root / "s.zarr", tmp_path / "store.parquet")
+    from_store = pd.read_parquet(tmp_path / "store.parquet")
+    assert len(from_store) == LightCurveStore(root / "s.zarr").n_objects
+    assert (from_store["note"] == "").mean() > 0.8  # the rest (transients seen in R only) lack the model's band
+    assert from_store["note"].isin(["", "no observations in band B"]).all()
+    from_store = from_store[from_store["note"] == ""]
+
+    # The same light curves as a user's raw long table, plus an object too short to keep and one in band V only.
+    cat = simulate_survey(6, seed=3, min_points=20, max_points=120)
+    obs = cat.obs.assign(label=cat.obs["object_id"].map(cat.objects.set_index("object_id")["label"]))
+    extra = pd.DataFrame({"object_id": ["short"] * 2 + ["v-only"] * 10, "time": np.arange(12.0) + 50000,
+                          "band": ["R"] * 2 + ["V"] * 10, "value": 15.0, "error": 0.1, "label": None})
+    pd.concat([obs, extra]).to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "pred.csv"
+    options = '{"columns": {"label": "label"}}'
+    assert main(["predict", str(model), "long", str(tmp_path / "new.csv"), "--out", str(out), "--options",
+                 options]) == 0
+    table = pd.read_csv(out).set_index("object_id")
+    assert table.loc["short", "note"].startswith("cleaned away")
+    assert table.loc["v-only", "note"] == "no observations in band B" and np.isnan(table.loc["v-only", "p_RRab"])
+    shared = from_store.set_index("object_id").index
+    np.testing.assert_allclose(table.loc[shared, "p_RRab"], from_store.set_index("object_id")["p_RRab"], atol=1e-5)
+    assert (table.loc[shared, "label"] == from_store.set_index("object_id")["label"]).all()
+
+
+def test_predict_cli_names_a_missing_file(tmp_path, capsys, survey):
+    root, _ = survey
+    assert main(["predict", str(root / "pre.pt"), "long", str(tmp_path / "nothing.csv")]) == 1
+    assert "nothing.csv" in capsys.readouterr().err
+
+
+def test_metrics_match_sklearn():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 3, 200)
+    pred = np.where(rng.random(200) < 0.6, label, rng.integers(0, 4, 200))
+    names = ["a", "b", "c", "d"]  # class d has no true object: left out of the macro average
+    m = classification_metrics(label, pred, names)
+    assert m["macro_f1"] == pytest.approx(f1_score(label, pred, labels=[0, 1, 2], average="macro"))
+    assert m["per_class_f1"]["b"] == pytest.approx(f1_score(label == 1, pred == 1))
+    assert set(m["per_class_f1"]) == {"a", "b", "c"}
+    cm = np.array(m["confusion_matrix"])
+    assert cm.shape == (4, 4) and cm[1, 2] == np.sum((label == 1) & (pred == 2))
+    assert m["accuracy"] == pytest.approx(np.mean(label == pred))
+
+
+def test_predictions_table_names_classes():
+    probs = np.array([[0.7, 0.3], [0.2, 0.8]])
+    table = predictions_table(np.array(["x", "y"]), np.array([1, -1]), probs, ["a", "b"])
+    assert table["label"].tolist() == ["b", pd.NA] or table["label"].isna().tolist() == [False, True]
+    assert table["pred"].tolist() == ["a", "b"] and table["p_b"].tolist() == pytest.approx([0.3, 0.8])

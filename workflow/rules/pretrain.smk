@@ -1,0 +1,38 @@
+rule split:
+    input:
+        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+    output:
+        f"{RESULTS}/{{dataset}}/split.parquet",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/split.log",
+    conda:
+        "../../envs/train.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../../scripts/split.py"
+
+
+rule pretrain:
+    input:
+        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+        split=f"{RESULTS}/{{dataset}}/split.parquet",
+    output:
+        model=f"{RESULTS}/{{dataset}}/pretrain/{{model}}/s{{seed}}/model.pt",
+        metrics=f"{RESULTS}/{{dataset}}/pretrain/{{model}}/s{{seed}}/metrics.csv",
+    params:
+        workdir=f"{RESULTS}/{{dataset}}/checkpoints/pretrain/{{model}}/s{{seed}}",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/pretrain/{{model}}_s{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/pretrain/{{model}}_s{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=16000,
+        runtime=720,
+        gpu=1,
+    script:
+        "../../scripts/pretrain.py"
