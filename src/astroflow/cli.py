@@ -61,6 +61,14 @@ def _predict(args) -> None:
         print(table.loc[done, "pred"].value_counts().to_string())
 
 
+def _pull(args) -> None:
+    from astroflow.workflow import pull
+
+    extra = ["--configfile", *args.configfile] if args.configfile else []
+    for path in pull(".", extra):
+        print(f"up to date: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="astroflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="predictions.parquet", help="output table (.parquet, or .csv)")
     p.add_argument("--options", help="reader options as JSON")
     p.set_defaults(run=_predict)
+    p = sub.add_parser("pull", help="dvc pull, then mark the pulled artifacts up to date for Snakemake")
+    p.add_argument("--configfile", nargs="+", help="config files, as given to snakemake")
+    p.set_defaults(run=_pull)
     args = parser.parse_args(argv)
     try:
         args.run(args)
