@@ -96,7 +96,7 @@ def test_evaluate_writes_predictions_and_metrics(survey):
     test = pd.read_parquet(root / "split.parquet").query("role == 'test'")
     assert sorted(pred["object_id"]) == sorted(test["object_id"])
     metrics = json.loads((out / "m.json").read_text())
-    assert metrics["n_objects"] == len(pred) and metrics["init"] == "scratch"
+    assert metrics["n_objects"] == len(pred) and metrics["init"] == "scratch" and metrics["n_per_class"] == "all"
     assert np.sum(metrics["confusion_matrix"]) == len(pred)
     assert metrics["accuracy"] == pytest.approx((pred["label"] == pred["pred"]).mean())
 

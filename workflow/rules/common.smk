@@ -41,6 +41,8 @@ def shard_outputs(wildcards, suffix):
     return [f"{RESULTS}/{wildcards.dataset}/shards/{i}{suffix}" for i in range(n)]
 
 
+# The train settings a trained model depends on (params, so that changing them retrains it).
+TRAIN_SETTINGS = ("model_overrides", "band", "split_seed", "validation_fraction")
 FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
 FINETUNED = f"finetune/{FINETUNED_NAME}"
 

@@ -9,6 +9,7 @@ rule finetune:
         metrics=f"{RESULTS}/{{dataset}}/{FINETUNED}/metrics.csv",
     params:
         workdir=f"{RESULTS}/{{dataset}}/checkpoints/{FINETUNED}",
+        settings={k: config["train"][k] for k in TRAIN_SETTINGS + ("finetune",)},
     log:
         f"{RESULTS}/logs/{{dataset}}/{FINETUNED}/finetune.log",
     benchmark:

@@ -3,6 +3,8 @@ rule split:
         store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
     output:
         f"{RESULTS}/{{dataset}}/split.parquet",
+    params:
+        settings={k: config["train"][k] for k in ("test_fraction", "split_seed")},
     log:
         f"{RESULTS}/logs/{{dataset}}/split.log",
     conda:
@@ -23,6 +25,7 @@ rule pretrain:
         metrics=f"{RESULTS}/{{dataset}}/pretrain/{{model}}/s{{seed}}/metrics.csv",
     params:
         workdir=f"{RESULTS}/{{dataset}}/checkpoints/pretrain/{{model}}/s{{seed}}",
+        settings={k: config["train"][k] for k in TRAIN_SETTINGS + ("pretrain",)},
     log:
         f"{RESULTS}/logs/{{dataset}}/pretrain/{{model}}_s{{seed}}.log",
     benchmark:

@@ -29,6 +29,7 @@ from astroflow.train.trainer import TrainConfig, Trainer, model_device, use_thre
 
 log = logging.getLogger("astroflow.train")
 INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
+RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed")  # what a classifier's metrics say it came from
 
 
 def train_config(section: dict, seed: int) -> TrainConfig:
@@ -62,7 +63,7 @@ def make_split(config: dict, store_path: str | Path, out: str | Path) -> None:
     log.info("%d test objects, %d in the pool", int((table.role == "test").sum()), int((table.role == "pool").sum()))
 
 
-def _pool(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
+def _roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
     split = pd.read_parquet(split_path)
     if not np.array_equal(split["object_id"].to_numpy(dtype=str), store.objects["object_id"].to_numpy(dtype=str)):
         raise ConfigError("train", f"{split_path} does not list the objects of {store.path}: rebuild it")
@@ -80,7 +81,7 @@ def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str 
     use_threads(threads)
     train = config["train"]
     store = LightCurveStore(store_path)
-    role = _pool(store, split_path)
+    role = _roles(store, split_path)
     ragged = store.load()
     pool = np.flatnonzero(role == "pool")
     held = stratified_split(ragged.label[pool], train["validation_fraction"], [train["split_seed"], seed])
@@ -110,7 +111,7 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
         raise ConfigError("train.init", f"{init!r} is not one of {INITS}")
     train = config["train"]
     store = LightCurveStore(store_path)
-    role = _pool(store, split_path)
+    role = _roles(store, split_path)
     ragged = store.load()
     n = parse_n_per_class(n_per_class)
     chosen = labelled_subset(ragged.label, np.flatnonzero(role == "pool"), n, train["split_seed"], fold)
@@ -127,7 +128,8 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
         encoder, meta = artifacts.load_model(pretrained)
         if meta["bands"] != store.bands:
             raise ConfigError("train", f"{pretrained} was pretrained on bands {meta['bands']}, not {store.bands}")
-    meta = {**meta, "kind": "classifier", "init": init, "class_names": list(store.class_names),
+    meta = {**meta, "kind": "classifier", "init": init, "n_per_class": str(n_per_class), "fold": fold, "seed": seed,
+            "class_names": list(store.class_names),
             "head": section["head"], "head_hidden": list(section["head_hidden"]), "freeze_encoder": init == "frozen",
             "clean": _cleaning(config, dataset)}
     classifier = artifacts.build_classifier(encoder, meta)
@@ -147,7 +149,7 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     """Class probabilities of every test object, and the scores (metrics.classification_metrics)."""
     use_threads(threads)
     store = LightCurveStore(store_path)
-    role = _pool(store, split_path)
+    role = _roles(store, split_path)
     ragged = store.load()
     test = np.flatnonzero((role == "test") & (ragged.label >= 0))
     classifier, meta = artifacts.load_model(model_path)
@@ -159,7 +161,7 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     predictions_table(ragged.object_id[test], ragged.label[test], probs, meta["class_names"]).to_parquet(
         out_predictions, index=False)
     scores = classification_metrics(ragged.label[test], probs.argmax(axis=1), meta["class_names"])
-    Path(out_metrics).write_text(json.dumps({"model": meta["model"], "init": meta.get("init"), **scores}, indent=2))
+    Path(out_metrics).write_text(json.dumps({k: meta.get(k) for k in RUN_KEYS} | scores, indent=2))
     log.info("macro-F1 %.3f, accuracy %.3f", scores["macro_f1"], scores["accuracy"])
 
 

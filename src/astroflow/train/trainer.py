@@ -144,7 +144,9 @@ class Trainer:
             model.load_state_dict(state["best_state"])
         return model
 
-    def _loop(self, model, wrapped, task, optimizer, params, state, steps, writer) -> None:
+    def _loop(self, model: nn.Module, wrapped: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
+              params: list[nn.Parameter], state: dict, steps: range, writer: MetricsWriter | None) -> None:
+        """The training steps; ``wrapped`` is the model as trained (DDP-wrapped under torchrun)."""
         cfg = self.config
         rank_slice = distributed.rank_slice()
         for step in progress(steps, f"training to step {cfg.max_steps}", every_s=30):
