@@ -109,6 +109,11 @@ def test_encode_writes_embeddings_of_every_object(survey, tmp_path):
     assert np.isfinite(ds["embedding"].values).all()
 
 
+def test_too_few_labelled_objects_is_a_config_error(survey):
+    with pytest.raises(ConfigError, match="validation"):
+        finetuned(survey, "scratch", "1")
+
+
 def test_unknown_init_and_bad_n_per_class_are_config_errors(survey):
     with pytest.raises(ConfigError, match="init"):
         finetuned(survey, "warm", "3")

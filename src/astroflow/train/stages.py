@@ -70,6 +70,15 @@ def _roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
     return split["role"].to_numpy()
 
 
+def held_out(labels: np.ndarray, fraction: float, seed: list[int]) -> np.ndarray:
+    """The validation share of training objects (stratified); a clear error when either side would be empty."""
+    held = stratified_split(labels, fraction, seed)
+    if held.all() or not held.any():
+        raise ConfigError("train.validation_fraction", f"{len(labels)} objects cannot be split into training and "
+                          f"validation objects (with {int(np.sum(labels >= 0))} labelled; n_per_class too small?)")
+    return held
+
+
 def _windows(ragged, index, meta) -> Windows:
     return Windows(ragged, index, meta["window"], meta["band"])
 
@@ -84,7 +93,7 @@ def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str 
     role = _roles(store, split_path)
     ragged = store.load()
     pool = np.flatnonzero(role == "pool")
-    held = stratified_split(ragged.label[pool], train["validation_fraction"], [train["split_seed"], seed])
+    held = held_out(ragged.label[pool], train["validation_fraction"], [train["split_seed"], seed])
     meta = {**model_meta(train, model, store), "kind": "encoder", "clean": _cleaning(config, dataset)}
     section = train["pretrain"]
     torch.manual_seed(seed)
@@ -115,7 +124,7 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
     ragged = store.load()
     n = parse_n_per_class(n_per_class)
     chosen = labelled_subset(ragged.label, np.flatnonzero(role == "pool"), n, train["split_seed"], fold)
-    held = stratified_split(ragged.label[chosen], train["validation_fraction"], [train["split_seed"], fold, n or 0])
+    held = held_out(ragged.label[chosen], train["validation_fraction"], [train["split_seed"], fold, n or 0])
     pd.DataFrame({"object_id": ragged.object_id[chosen], "label": ragged.label[chosen],
                   "role": np.where(held, "validation", "train")}).to_parquet(out_split, index=False)
 
@@ -152,6 +161,8 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     role = _roles(store, split_path)
     ragged = store.load()
     test = np.flatnonzero((role == "test") & (ragged.label >= 0))
+    if not len(test):
+        raise ConfigError("train.test_fraction", f"no labelled test objects in {store_path}")
     classifier, meta = artifacts.load_model(model_path)
     if meta["class_names"] != store.class_names:
         raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")
