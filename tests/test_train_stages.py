@@ -37,11 +37,11 @@ def survey(tmp_path_factory):
     return root, config
 
 
-def finetuned(survey, init="pretrained", n="3", fold=0):
+def finetuned(survey, init="pretrained", n="3", fold=0, model="astromer-tiny"):
     root, config = survey
-    out = root / f"ft_{init}_{n}_{fold}"
+    out = root / f"ft_{model}_{init}_{n}_{fold}"
     out.mkdir(exist_ok=True)
-    stages.finetune(config, "sim", "astromer-tiny", init, n, fold, 0, root / "s.zarr", root / "split.parquet",
+    stages.finetune(config, "sim", model, init, n, fold, 0, root / "s.zarr", root / "split.parquet",
                     root / "pre.pt" if init != "scratch" else None, out / "model.pt", out / "split.parquet",
                     out / "metrics.csv", out / "work")
     return out
@@ -62,6 +62,7 @@ def test_pretraining_writes_a_loadable_encoder(survey):
     assert meta["kind"] == "encoder" and meta["band"] == 0 and meta["bands"] == ["B", "R"]
     metrics = pd.read_csv(root / "pre.csv")
     assert metrics["step"].tolist() == list(range(1, 7)) and metrics["val_rmse"].notna().sum() == 2
+    assert not (root / "work_pre").exists()  # checkpoints are kept for unfinished runs only
 
 
 def test_fine_tuning_records_its_subset_and_never_uses_test_objects(survey):
@@ -99,6 +100,16 @@ def test_evaluate_writes_predictions_and_metrics(survey):
     assert metrics["n_objects"] == len(pred) and metrics["init"] == "scratch" and metrics["n_per_class"] == "all"
     assert np.sum(metrics["confusion_matrix"]) == len(pred)
     assert metrics["accuracy"] == pytest.approx((pred["label"] == pred["pred"]).mean())
+
+
+@pytest.mark.parametrize("model", ["astromoe-tiny", "multiband-perband-tiny", "multiband-joint-tiny"])
+def test_multiband_models_train_on_every_band(survey, model):
+    root, _ = survey
+    out = finetuned(survey, "scratch", "3", model=model)
+    _, meta = artifacts.load_model(out / "model.pt")
+    assert meta["band"] is None and meta["overrides"]["n_bands"] == 2
+    stages.evaluate(out / "model.pt", root / "s.zarr", root / "split.parquet", out / "p.parquet", out / "m.json")
+    assert json.loads((out / "m.json").read_text())["model"] == model
 
 
 def test_encode_writes_embeddings_of_every_object(survey, tmp_path):

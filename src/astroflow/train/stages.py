@@ -5,8 +5,10 @@ run's checkpoints live in a work folder beside its outputs, so a killed job resu
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -25,7 +27,7 @@ from astroflow.train.data import Windows, labelled_subset, parse_n_per_class, st
 from astroflow.train.inference import embed, predict_proba
 from astroflow.train.metrics import classification_metrics, predictions_table
 from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
-from astroflow.train.trainer import TrainConfig, Trainer, model_device, use_threads
+from astroflow.train.trainer import TrainConfig, Trainer, fingerprint, model_device, use_threads
 
 log = logging.getLogger("astroflow.train")
 INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
@@ -51,7 +53,7 @@ def model_meta(train: dict, name: str, store: LightCurveStore) -> dict:
         raise ConfigError("train.band", f"band {band!r} is not one of the store's bands {store.bands}")
     return {"model": name, "overrides": overrides, "bands": list(store.bands),
             "band": None if multiband else store.bands.index(band),
-            "window": models.model_config(name, **overrides).window, "quantity": store.quantity}
+            "window": preset.window, "quantity": store.quantity}
 
 
 def make_split(config: dict, store_path: str | Path, out: str | Path) -> None:
@@ -79,6 +81,24 @@ def held_out(labels: np.ndarray, fraction: float, seed: list[int]) -> np.ndarray
     return held
 
 
+def data_id(ragged, role: np.ndarray) -> str:
+    """A hash of the objects, their sizes, labels and roles: a checkpoint of other data is never resumed."""
+    h = hashlib.sha256()
+    for part in (ragged.object_id.astype(str), ragged.row_size, ragged.label, role.astype(str)):
+        h.update("\x1f".join(map(str, part)).encode())
+    return h.hexdigest()
+
+
+def file_id(path: str | Path | None) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
+
+
+def finish(trainer: Trainer, out_metrics: str | Path) -> None:
+    """Keep the run's metrics as an output and drop its checkpoint folder: checkpoints exist for unfinished runs."""
+    shutil.copyfile(trainer.metrics_path, out_metrics)
+    shutil.rmtree(trainer.workdir)
+
+
 def _windows(ragged, index, meta) -> Windows:
     return Windows(ragged, index, meta["window"], meta["band"])
 
@@ -101,12 +121,12 @@ def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str 
     task = MaskedReconstruction(_windows(ragged, pool[~held], meta), _windows(ragged, pool[held], meta),
                                 section["batch_size"], section["probe"], section["random"], section["same"],
                                 section["weight_by_error"], section["aux_weight"])
-    trainer = Trainer(train_config(section, seed), workdir, run_id=f"{store_path}:{meta}:{section}")
+    trainer = Trainer(train_config(section, seed), workdir, run_id=fingerprint(data_id(ragged, role), meta, section))
     log.info("pretraining %s on %d objects (%d validation), %s", model, int((~held).sum()), int(held.sum()),
              trainer.device)
     trainer.fit(Reconstructor(encoder), task)
     artifacts.save_model(out_model, encoder, meta)
-    Path(out_metrics).write_bytes(trainer.metrics_path.read_bytes())
+    finish(trainer, out_metrics)
 
 
 def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str, fold: int, seed: int,
@@ -145,12 +165,12 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
     task = Classification(_windows(ragged, chosen[~held], meta), _windows(ragged, chosen[held], meta),
                           section["batch_size"], section["balanced"], section["aux_weight"])
     trainer = Trainer(train_config(section, seed), workdir,
-                      run_id=f"{store_path}:{meta}:{section}:{n_per_class}:{fold}:{pretrained}")
+                      run_id=fingerprint(data_id(ragged, role), meta, section, n_per_class, fold, file_id(pretrained)))
     log.info("fine-tuning %s (%s) on %d objects (%d validation), %s", model, init, int((~held).sum()),
              int(held.sum()), trainer.device)
     trainer.fit(classifier, task)
     artifacts.save_model(out_model, classifier, meta)
-    Path(out_metrics).write_bytes(trainer.metrics_path.read_bytes())
+    finish(trainer, out_metrics)
 
 
 def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | Path, out_predictions: str | Path,
