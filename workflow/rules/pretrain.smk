@@ -39,3 +39,23 @@ rule pretrain:
         gpu=1,
     script:
         "../../scripts/pretrain.py"
+
+
+rule encode:
+    input:
+        model=f"{RESULTS}/{{dataset}}/pretrain/{{model}}/s{{seed}}/model.pt",
+        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+    output:
+        directory(f"{RESULTS}/{{dataset}}/embeddings/{{model}}/s{{seed}}.zarr"),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/encode/{{model}}_s{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/encode/{{model}}_s{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../../scripts/encode.py"

@@ -57,6 +57,7 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
     if len(usable):
         probs[usable] = predict_proba(classifier, Windows(ragged, usable, meta["window"], band), batch_size)
     table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.nan_to_num(probs), meta["class_names"])
+    # The input's labels code into its own class names, not the model's; -1 (unknown) picks the trailing None.
     names = np.asarray(ragged.class_names + [None], dtype=object)
     table["label"] = pd.array(names[ragged.label], dtype="string")
     table.loc[n_seen == 0, ["pred"]] = pd.NA

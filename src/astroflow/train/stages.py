@@ -196,9 +196,11 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     log.info("macro-F1 %.3f, accuracy %.3f", scores["macro_f1"], scores["accuracy"])
 
 
-def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batch_size: int = 256) -> None:
+def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batch_size: int = 256,
+           threads: int | None = None) -> None:
     """Embeddings of every object of the store (every hidden state, mean-pooled and averaged over the object's
     windows) as a Zarr store with dimensions (object, layer, feature)."""
+    use_threads(threads)
     model, meta = artifacts.load_model(model_path)
     encoder = model.encoder if meta["kind"] == "classifier" else model
     store = LightCurveStore(store_path)
