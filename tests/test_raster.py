@@ -180,6 +180,10 @@ def test_a_cleared_canvas_draws_like_a_new_one(backend):
     fresh = FAST[backend](2, 96, 96)
     fresh.markers([1], [0.5], [0.5], (0.0, 0.0, 1.0), size=9)
     np.testing.assert_array_equal(canvas.result(), fresh.result())
+    # Into the first image of a strided array, as into a fresh one.
+    out = np.zeros((2, 96, 96, 6), dtype=np.uint8)[..., ::2]
+    canvas.result(out[1:])
+    np.testing.assert_array_equal(out[1], fresh.result()[0])
 
 
 def test_fast_renderer_is_compiled_on_the_cpu_only():

@@ -262,9 +262,12 @@ class Canvas:
         batch, height, width, channels = self.shape
         out = np.empty(self.shape, dtype=np.uint8) if out is None else out
         if self.compiled:
+            image = out if out.flags.c_contiguous else np.empty_like(out)  # the kernel writes through a flat view
             alphas = np.array([alpha for _, alpha in self._layers], dtype=np.float32)
-            raster_kernels.composite(out.reshape(-1, channels), self._planes[:len(self._layers), :out[..., 0].size],
+            raster_kernels.composite(image.reshape(-1, channels), self._planes[:len(self._layers), :image[..., 0].size],
                                      self._colours(), alphas)
+            if image is not out:
+                out[...] = image
             return out
         self._blend()
         planes = self._image.reshape(channels, batch, height, width)[:, :len(out)].cpu().numpy().astype(np.uint8)
