@@ -15,6 +15,15 @@ from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstr
 from astroflow.train.trainer import MetricsWriter, TrainConfig, Trainer, learning_rate
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models train fastest on one thread, and a busy CI machine does not slow them down further."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def easy_survey(n_per_class=30, seed=0, points=(20, 80)) -> Ragged:
     """Two classes anyone can tell apart: a large-amplitude sinusoid and flat noise."""
     rng = np.random.default_rng(seed)
