@@ -42,7 +42,8 @@ def render_lightcurves(lightcurves: Ragged | Sequence[Mapping[str, np.ndarray]],
     """Images (objects, height, width, 3) uint8 of the light curves.
 
     ``lightcurves`` is a :class:`Ragged` or a sequence of per-object mappings with ``time``, ``value``, ``error``
-    and ``band`` (integer codes). ``renderer`` is ``"fast"`` (vectorised, batched) or ``"matplotlib"`` (reference).
+    and ``band`` (integer codes). ``renderer`` is ``"fast"`` (compiled loops on the CPU, batched tensor operations
+    on another ``device``) or ``"matplotlib"`` (reference).
     ``n_bands`` defaults to the Ragged's band names, else the largest code + 1; ``grid`` is (rows, cols).
     """
     ragged = lightcurves if isinstance(lightcurves, Ragged) else _to_ragged(lightcurves)

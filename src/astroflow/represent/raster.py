@@ -2,7 +2,7 @@
 
 Rendering light curves with matplotlib costs ~10 ms an image, too slow to make images on the fly for millions of
 objects. :class:`Canvas` draws a whole batch at once: on the CPU with compiled loops that visit each fragment once
-(:mod:`~astroflow.represent.raster_kernels`, ~90 times faster than matplotlib on one core), on a GPU with a few
+(:mod:`~astroflow.represent.raster_kernels`, 80-90 times faster than matplotlib on one core), on a GPU with a few
 tensor operations per primitive kind; both compute the same fragments and coverages (to 1/255) from the same pixel
 coordinates. :class:`MatplotlibCanvas` has the same interface and is kept as the reference.
 
