@@ -11,7 +11,6 @@ import argparse
 import time
 
 import numpy as np
-import torch
 
 from astroflow.ragged import Ragged
 from astroflow.represent.images import render_lightcurves
@@ -50,7 +49,6 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100, help="observations per band")
     parser.add_argument("--reference", type=int, default=64, help="light curves for matplotlib and the SSIM")
     args = parser.parse_args()
-    torch.set_num_threads(1)
     ragged = simulate(args.objects, args.points)
     start = time.perf_counter()
     render_lightcurves(ragged.subset(np.arange(2)))
@@ -61,7 +59,7 @@ def main() -> None:
     reference_rate, reference = rate("matplotlib", sample, repeat=2)
     fast = render_lightcurves(sample)
     scores = [ssim(a, b) for a, b in zip(fast, reference)]
-    print(f"256x256 two-band overlay images, {args.points} points per band, 1 thread")
+    print(f"256x256 two-band overlay images, {args.points} points per band, one core")
     print(f"fast renderer's first call (compile or cache load): {first_call:.2f} s")
     print(f"fast renderer:       {fast_rate:10.1f} images/s ({args.objects} images)")
     print(f"matplotlib (Agg):    {reference_rate:10.1f} images/s ({args.reference} images)")

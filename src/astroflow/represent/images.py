@@ -38,12 +38,11 @@ def render_lightcurves(lightcurves: Ragged | Sequence[Mapping[str, np.ndarray]],
                        grid: tuple[int, int] | None = None, colours: Sequence | None = None,
                        magnitudes: bool = True, scale: str = "object", line_width: float = 1.0,
                        marker_size: float = 3.0, errorbar_width: float = 1.0, alpha: float = 1.0,
-                       limits: Limits = DEFAULT_LIMITS, batch_size: int = 16, device: str = "cpu") -> np.ndarray:
+                       limits: Limits = DEFAULT_LIMITS, batch_size: int = 16) -> np.ndarray:
     """Images (objects, height, width, 3) uint8 of the light curves.
 
     ``lightcurves`` is a :class:`Ragged` or a sequence of per-object mappings with ``time``, ``value``, ``error``
-    and ``band`` (integer codes). ``renderer`` is ``"fast"`` (compiled loops on the CPU, batched tensor operations
-    on another ``device``) or ``"matplotlib"`` (reference).
+    and ``band`` (integer codes). ``renderer`` is ``"fast"`` (compiled) or ``"matplotlib"`` (reference).
     ``n_bands`` defaults to the Ragged's band names, else the largest code + 1; ``grid`` is (rows, cols).
     """
     ragged = lightcurves if isinstance(lightcurves, Ragged) else _to_ragged(lightcurves)
@@ -57,7 +56,7 @@ def render_lightcurves(lightcurves: Ragged | Sequence[Mapping[str, np.ndarray]],
         raise ValueError(f"unknown scale {scale!r}; choose 'object' or 'band'")
     _check(ragged, n_bands)
     out = np.empty((len(ragged), height, width, 3), dtype=np.uint8)
-    canvas = make_canvas(renderer, min(batch_size, len(ragged)), height, width, device=device)
+    canvas = make_canvas(renderer, min(batch_size, len(ragged)), height, width)
     for start in range(0, len(ragged), batch_size):
         chunk = ragged.subset(np.arange(start, min(start + batch_size, len(ragged))))
         x, y, err = _scaled(chunk, n_bands, magnitudes, scale)

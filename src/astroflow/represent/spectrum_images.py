@@ -31,7 +31,7 @@ KINDS = ("line", "segments", "derivatives")
 def render_spectra(flux: np.ndarray, wavelength: np.ndarray, mask: np.ndarray | None = None,
                    ivar: np.ndarray | None = None, kind: str = "line", size: int | tuple[int, int] = 224,
                    renderer: str = "fast", *, line_width: float = 1.0, limits: Limits = DEFAULT_LIMITS,
-                   batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+                   batch_size: int = 64) -> np.ndarray:
     """Images (spectra, height, width, 3) uint8 of spectra ``flux`` (spectra, pixels) on ``wavelength``.
 
     ``wavelength`` is one grid (pixels,) shared by all spectra or one per spectrum (spectra, pixels), linear or
@@ -53,7 +53,7 @@ def render_spectra(flux: np.ndarray, wavelength: np.ndarray, mask: np.ndarray | 
     height, width = (size, size) if isinstance(size, int) else size
     out = np.empty((len(flux), height, width, 3), dtype=np.uint8)
     plots = 1 if kind == "line" else 3
-    canvas = make_canvas(renderer, min(batch_size, len(flux)) * plots, height, width, channels=1, device=device)
+    canvas = make_canvas(renderer, min(batch_size, len(flux)) * plots, height, width, channels=1)
     for start in range(0, len(flux), batch_size):
         chunk = slice(start, min(start + batch_size, len(flux)))
         x, y, valid = _curves(kind, flux[chunk], wavelength[chunk], good[chunk])
