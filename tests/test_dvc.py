@@ -43,15 +43,15 @@ def test_dvc_pull_then_figure_does_not_recompute(tmp_path):
     run("dvc", "pull", cwd=clone)
     store, maps = clone / "results" / "ci" / "lightcurves.zarr", clone / "results" / "ci" / "represent" / "dmdt.zarr"
     assert (store / "zarr.json").is_file() and (maps / "zarr.json").is_file()
-    later = maps.stat().st_mtime + 60  # a checkout may leave an input newer than what was made from it
-    for path in (store, *store.rglob("*")):
-        os.utime(path, (later, later))
-    snakemake = [str(BIN / "snakemake"), "results/ci/represent/dmdt.zarr", "--cores", "2", "--configfile",
-                 "config/ci.yaml"]
-    assert "rule represent:" in run(*snakemake, "-n", cwd=clone)  # plain Snakemake would recompute the maps
+    earlier = store.stat().st_mtime - 60  # a checkout may leave an input newer than what was made from it
+    for path in (maps, *maps.rglob("*")):
+        os.utime(path, (earlier, earlier))
+    options = ["--cores", "2", "--configfile", "config/ci.yaml"]  # targets go before --configfile's values
+    maps_target = "results/ci/represent/dmdt.zarr"
+    assert "rule represent:" in run(str(BIN / "snakemake"), maps_target, "-n", *options, cwd=clone)  # plain Snakemake would recompute the maps
     run(str(BIN / "astroflow"), "pull", "--configfile", "config/ci.yaml", cwd=clone)
     figure = "results/ci/figures/examples_dmdt.png"
-    out = run(*snakemake, figure, cwd=clone)
+    out = run(str(BIN / "snakemake"), maps_target, figure, *options, cwd=clone)
     assert (clone / figure).is_file()
     for rule in ("simulate", "ingest", "store", "represent"):
         assert f"rule {rule}:" not in out, f"{rule} ran again after dvc pull"
