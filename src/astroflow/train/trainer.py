@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -106,6 +107,19 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+@dataclass
+class Run:
+    """What one ``fit`` works on: the model (and its data-parallel wrapper), task, optimiser and progress."""
+
+    model: nn.Module
+    wrapped: nn.Module
+    task: Task
+    optimizer: torch.optim.Optimizer
+    params: list[nn.Parameter]
+    state: dict  # step, best validation value, validations without improvement, best weights, stopped
+    writer: MetricsWriter | None
+
+
 class Trainer:
     """Fits a model to a task in ``workdir`` (checkpoint ``last.pt``, metrics ``metrics.csv``), resuming there."""
 
@@ -126,17 +140,15 @@ class Trainer:
 
     def fit(self, model: nn.Module, task: Task) -> nn.Module:
         """Train ``model`` in place and load into it the weights of its best validation; returns it."""
-        cfg = self.config
         model.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
         state = {"step": 0, "best": math.inf, "bad": 0, "best_state": None, "stopped": False}
         state.update(self._resume(model, optimizer))
-        wrapped = distributed.wrap(model, self.device)
         writer = MetricsWriter(self.metrics_path, state["step"]) if distributed.is_main() else None
-        steps = range(state["step"], cfg.max_steps) if not state["stopped"] else range(0)
+        run = Run(model, distributed.wrap(model, self.device), task, optimizer, params, state, writer)
         try:
-            self._loop(model, wrapped, task, optimizer, params, state, steps, writer)
+            self._loop(run)
         finally:
             if writer:
                 writer.flush()
@@ -144,39 +156,52 @@ class Trainer:
             model.load_state_dict(state["best_state"])
         return model
 
-    def _loop(self, model: nn.Module, wrapped: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
-              params: list[nn.Parameter], state: dict, steps: range, writer: MetricsWriter | None) -> None:
-        """The training steps; ``wrapped`` is the model as trained (DDP-wrapped under torchrun)."""
+    def _loop(self, run: Run) -> None:
         cfg = self.config
+        steps = range(run.state["step"], cfg.max_steps) if not run.state["stopped"] else range(0)
         rank_slice = distributed.rank_slice()
-        for step in progress(steps, f"training to step {cfg.max_steps}", every_s=30):
-            seed = step_seed(cfg.seed, step)
-            torch.manual_seed(seed)  # dropout
-            rng = np.random.default_rng(seed)
-            batch = {k: v[rank_slice] for k, v in task.batch(rng).items()}
-            generator = torch.Generator().manual_seed(seed)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step)
-            model.train()
-            with autocast(self.device):
-                loss, metrics = task.loss(wrapped, to_device(batch, self.device), generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
-            state["step"] = step + 1
-            row = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": float(loss.detach()), **metrics}
-            if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.max_steps:
-                row.update(self._validate(model, task, state))
-            if writer:
-                writer.write(row)
-            if state["step"] % cfg.checkpoint_every == 0 or state["stopped"] or state["step"] == cfg.max_steps:
-                self._save(model, optimizer, state)
-            if state["stopped"]:
-                log.info("early stop at step %d: no better %s for %d validations", step + 1, task.monitor,
-                         cfg.patience)
-                break
+
+        def draw(step: int) -> dict[str, np.ndarray]:
+            batch = run.task.batch(np.random.default_rng(step_seed(cfg.seed, step)))
+            return {k: v[rank_slice] for k, v in batch.items()}
+
+        # The next batch is cut while this step trains (a batch depends on its step only, so order is kept).
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            upcoming = loader.submit(draw, steps.start) if len(steps) else None
+            for step in progress(steps, f"training to step {cfg.max_steps}", every_s=30):
+                batch = upcoming.result()
+                if step + 1 < steps.stop:
+                    upcoming = loader.submit(draw, step + 1)
+                self._step(run, step, batch)
+                if run.state["stopped"]:
+                    log.info("early stop at step %d: no better %s for %d validations", step + 1, run.task.monitor,
+                             cfg.patience)
+                    break
+
+    def _step(self, run: Run, step: int, batch: dict[str, np.ndarray]) -> None:
+        """One optimisation step, then validation and checkpoint when due."""
+        cfg, state = self.config, run.state
+        seed = step_seed(cfg.seed, step)
+        torch.manual_seed(seed)  # dropout
+        for group in run.optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, step)
+        run.model.train()
+        with autocast(self.device):
+            loss, metrics = run.task.loss(run.wrapped, to_device(batch, self.device),
+                                          torch.Generator().manual_seed(seed))
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
+        run.optimizer.step()
+        state["step"] = step + 1
+        row = {"step": step + 1, "lr": run.optimizer.param_groups[0]["lr"], "loss": float(loss.detach()), **metrics}
+        if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.max_steps:
+            row.update(self._validate(run.model, run.task, state))
+        if run.writer:
+            run.writer.write(row)
+        if state["step"] % cfg.checkpoint_every == 0 or state["stopped"] or state["step"] == cfg.max_steps:
+            self._save(run.model, run.optimizer, state)
 
     def _validate(self, model: nn.Module, task: Task, state: dict) -> dict[str, float]:
         model.eval()
