@@ -99,7 +99,7 @@ class Classification:
         logits = model(batch)
         ce = F.cross_entropy(logits.float(), batch["label"])
         inner = getattr(model, "module", model)  # under data parallel training, the wrapped classifier
-        aux = aux_loss(inner.encoder) if not inner.freeze_encoder else None
+        aux = None if getattr(inner, "freeze_encoder", False) else aux_loss(getattr(inner, "encoder", inner))
         loss = ce if aux is None else ce + self.aux_weight * aux
         accuracy = float((logits.argmax(dim=-1) == batch["label"]).float().mean())
         return loss, {"ce": float(ce.detach()), "accuracy": accuracy}
