@@ -17,6 +17,7 @@ from astroflow.store import LightCurveStore, write_store
 from astroflow.train import artifacts, stages
 from astroflow.train.metrics import classification_metrics, predictions_table
 from astroflow.train.predict import predict_store
+from test_train import one_thread  # noqa: F401 (autouse fixture: tiny models on one thread)
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"max_steps": 6, "batch_size": 16, "warmup_steps": 2, "eval_every": 3, "checkpoint_every": 3}
