@@ -42,7 +42,8 @@ def shard_outputs(wildcards, suffix):
 
 
 # The train settings a trained model depends on (params, so that changing them retrains it).
-TRAIN_SETTINGS = ("model_overrides", "band", "split_seed", "validation_fraction")
+TRAIN_SETTINGS = ("model_overrides", "band", "split_seed", "validation_fraction", "band_sampling", "sync_tolerance",
+                  "multiband_pretraining")
 FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
 FINETUNED = f"finetune/{FINETUNED_NAME}"
 

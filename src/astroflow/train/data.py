@@ -96,3 +96,73 @@ class Windows:
         """Every window of the objects at ``rows`` (default all), back to back; ``index`` tells whose."""
         index = self.index if rows is None else self.index[rows]
         return sequential_windows(self.ragged, index, self.length, band=self.band)
+
+
+SAMPLINGS = ("asynchronous", "synchronous")
+
+
+def synchronous_epochs(ragged: Ragged, tolerance: float) -> Ragged:
+    """The light curves on shared epochs (synchronous band sampling, Multiband Astromer arXiv:2506.11637): every
+    observation of the first band with an observation of each other band within ``tolerance`` days is an epoch;
+    every band contributes its nearest observation there, all at the epoch's time, in band order. Observations at
+    no such epoch are left out, so an object can keep none."""
+    n_bands = max(len(ragged.bands), 1)
+    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    span = float(np.ptp(ragged.time)) if len(ragged.time) else 0.0
+    # One sorted axis for all objects: each object's times shifted so no two objects come within the tolerance.
+    key = ragged.time - (ragged.time.min() if len(ragged.time) else 0.0) + obj * (span + 2 * tolerance + 1)
+    ref = np.flatnonzero(ragged.band == 0)
+    matched = np.ones(len(ref), dtype=bool)
+    picks = [ref]
+    for b in range(1, n_bands):
+        members = np.flatnonzero(ragged.band == b)
+        if not len(members):
+            matched[:] = False
+            picks.append(ref)
+            continue
+        pos = np.searchsorted(key[members], key[ref])
+        left, right = members[np.clip(pos - 1, 0, len(members) - 1)], members[np.clip(pos, 0, len(members) - 1)]
+        gap_left, gap_right = np.abs(key[ref] - key[left]), np.abs(key[right] - key[ref])
+        matched &= np.minimum(gap_left, gap_right) <= tolerance
+        picks.append(np.where(gap_left <= gap_right, left, right))
+    points = np.stack([p[matched] for p in picks], axis=1).ravel()
+    epochs = ref[matched]
+    return Ragged(time=np.repeat(ragged.time[epochs], n_bands), value=ragged.value[points],
+                  error=ragged.error[points], band=np.tile(np.arange(n_bands, dtype=ragged.band.dtype), len(epochs)),
+                  row_size=np.bincount(obj[epochs], minlength=len(ragged)) * n_bands, label=ragged.label,
+                  object_id=ragged.object_id, bands=list(ragged.bands), class_names=list(ragged.class_names))
+
+
+def sample_bands(ragged: Ragged, meta: dict) -> Ragged:
+    """The light curves as a model reads them: as observed (asynchronous band sampling: each band at its own
+    times, merged in time order), or on shared epochs (``meta["band_sampling"] == "synchronous"``, multiband
+    models only)."""
+    sampling = meta.get("band_sampling") or "asynchronous"
+    if sampling not in SAMPLINGS:
+        raise ConfigError("train.band_sampling", f"{sampling!r} is not one of {SAMPLINGS}")
+    if sampling == "asynchronous" or meta.get("band") is not None:
+        return ragged
+    return synchronous_epochs(ragged, meta["sync_tolerance"])
+
+
+def readable(ragged: Ragged, index: np.ndarray, band: int | None) -> np.ndarray:
+    """Which of the objects ``index`` have an observation the model reads (in ``band``; None: any)."""
+    index = np.asarray(index, dtype=np.int64)
+    if band is None:
+        return ragged.row_size[index] > 0
+    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    return np.bincount(obj[ragged.band == band], minlength=len(ragged))[index] > 0
+
+
+def band_objects(ragged: Ragged) -> Ragged:
+    """Every (object, band) pair as an object of its own, at position ``object * n_bands + band``: single-band
+    light curves for pretraining single-band encoders on all bands."""
+    n_bands = max(len(ragged.bands), 1)
+    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    group = obj * n_bands + ragged.band.astype(np.int64)
+    order = np.argsort(group, kind="stable")  # stable: each band keeps its time order
+    n = len(ragged) * n_bands
+    return Ragged(time=ragged.time[order], value=ragged.value[order], error=ragged.error[order],
+                  band=ragged.band[order], row_size=np.bincount(group, minlength=n),
+                  label=np.repeat(ragged.label, n_bands), object_id=np.repeat(ragged.object_id, n_bands),
+                  bands=list(ragged.bands), class_names=list(ragged.class_names))

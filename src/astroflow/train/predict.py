@@ -20,7 +20,7 @@ from astroflow.ragged import Ragged
 from astroflow.sources import formats
 from astroflow.store import LightCurveStore, to_ragged
 from astroflow.train import artifacts
-from astroflow.train.data import Windows
+from astroflow.train.data import Windows, readable, sample_bands
 from astroflow.train.inference import predict_proba
 from astroflow.train.metrics import predictions_table
 from astroflow.train.trainer import use_threads
@@ -48,11 +48,10 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
     classifier, meta = artifacts.load_model(model_path)
     if meta["kind"] != "classifier":
         raise InputError(model_path, "is a pretrained encoder, not a classifier: fine-tune it first")
-    ragged = in_model_bands(ragged, meta["bands"])
+    ragged = sample_bands(in_model_bands(ragged, meta["bands"]), meta)
     band = meta["band"]
-    n_seen = ragged.row_size if band is None else np.bincount(
-        np.repeat(np.arange(len(ragged)), ragged.row_size)[ragged.band == band], minlength=len(ragged))
-    usable = np.flatnonzero(n_seen > 0)
+    seen = readable(ragged, np.arange(len(ragged)), band)
+    usable = np.flatnonzero(seen)
     probs = np.full((len(ragged), len(meta["class_names"])), np.nan, dtype=np.float32)
     if len(usable):
         probs[usable] = predict_proba(classifier, Windows(ragged, usable, meta["window"], band), batch_size)
@@ -60,10 +59,11 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
     # The input's labels code into its own class names, not the model's; -1 (unknown) picks the trailing None.
     names = np.asarray(ragged.class_names + [None], dtype=object)
     table["label"] = pd.array(names[ragged.label], dtype="string")
-    table.loc[n_seen == 0, ["pred"]] = pd.NA
-    table.loc[n_seen == 0, [f"p_{c}" for c in meta["class_names"]]] = np.nan
-    wanted = "all bands" if band is None else f"band {meta['bands'][band]}"
-    table["note"] = np.where(n_seen > 0, "", f"no observations in {wanted}")
+    table.loc[~seen, ["pred"]] = pd.NA
+    table.loc[~seen, [f"p_{c}" for c in meta["class_names"]]] = np.nan
+    wanted = f"band {meta['bands'][band]}" if band is not None else (
+        "all bands" if meta.get("band_sampling", "asynchronous") == "asynchronous" else "epochs shared by all bands")
+    table["note"] = np.where(seen, "", f"no observations in {wanted}")
     return table
 
 

@@ -21,9 +21,19 @@ import xarray as xr
 from astroflow import models
 from astroflow.datasets import resolve
 from astroflow.errors import ConfigError
+from astroflow.models.multiband import PerBandFusion
 from astroflow.store import LightCurveStore, atomic_path, consolidate
 from astroflow.train import artifacts
-from astroflow.train.data import Windows, labelled_subset, parse_n_per_class, stratified_split, test_split
+from astroflow.train.data import (
+    Windows,
+    band_objects,
+    labelled_subset,
+    parse_n_per_class,
+    readable,
+    sample_bands,
+    stratified_split,
+    test_split,
+)
 from astroflow.train.inference import embed, predict_proba
 from astroflow.train.metrics import classification_metrics, predictions_table
 from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
@@ -31,6 +41,7 @@ from astroflow.train.trainer import TrainConfig, Trainer, fingerprint, model_dev
 
 log = logging.getLogger("astroflow.train")
 INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
+PRETRAININGS = ("joint", "independent")  # of a per-band multiband model: all of it at once, or band encoders alone
 RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed")  # what a classifier's metrics say it came from
 
 
@@ -42,7 +53,7 @@ def train_config(section: dict, seed: int) -> TrainConfig:
 
 def model_meta(train: dict, name: str, store: LightCurveStore) -> dict:
     """What builds the encoder for this store: preset, its settings (band count from the store for multiband
-    presets), and the band its windows take (None: all bands merged)."""
+    presets), the band its windows take (None: all bands merged) and, for multiband models, the band sampling."""
     overrides = dict(train.get("model_overrides", {}).get(name, {}))
     preset = models.model_config(name, **overrides)
     multiband = preset.n_bands > 0
@@ -53,7 +64,23 @@ def model_meta(train: dict, name: str, store: LightCurveStore) -> dict:
         raise ConfigError("train.band", f"band {band!r} is not one of the store's bands {store.bands}")
     return {"model": name, "overrides": overrides, "bands": list(store.bands),
             "band": None if multiband else store.bands.index(band),
-            "window": preset.window, "quantity": store.quantity}
+            "window": preset.window, "quantity": store.quantity} | sampling_meta(train, multiband)
+
+
+def sampling_meta(train: dict, multiband: bool) -> dict:
+    """How a multiband model samples the bands (train.band_sampling, train.sync_tolerance); nothing otherwise."""
+    if not multiband:
+        return {}
+    return {"band_sampling": train["band_sampling"], "sync_tolerance": train["sync_tolerance"]}
+
+
+def usable(ragged, index: np.ndarray, meta: dict, what: str) -> np.ndarray:
+    """The objects of ``index`` with anything for the model to read; the others are left out of training, logged."""
+    keep = readable(ragged, index, meta["band"])
+    if not keep.all():
+        log.warning("%d %s objects have no observation the model reads (band %s, %s sampling): left out",
+                    int((~keep).sum()), what, meta["band"], meta.get("band_sampling", "asynchronous"))
+    return index[keep]
 
 
 def make_split(config: dict, store_path: str | Path, out: str | Path) -> None:
@@ -106,27 +133,67 @@ def _windows(ragged, index, meta) -> Windows:
 def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str | Path, split_path: str | Path,
              out_model: str | Path, out_metrics: str | Path, workdir: str | Path, threads: int | None = None) -> None:
     """Masked-reconstruction pretraining on the pool objects, a stratified share of them held out for early
-    stopping."""
+    stopping. A per-band multiband model is pretrained jointly (all of it on multiband windows) or, with
+    ``train.multiband_pretraining: independent``, band encoder by band encoder on single-band windows."""
     use_threads(threads)
     train = config["train"]
     store = LightCurveStore(store_path)
     role = _roles(store, split_path)
-    ragged = store.load()
-    pool = np.flatnonzero(role == "pool")
-    held = held_out(ragged.label[pool], train["validation_fraction"], [train["split_seed"], seed])
     meta = {**model_meta(train, model, store), "kind": "encoder", "clean": _cleaning(config, dataset)}
+    ragged = sample_bands(store.load(), meta)
+    pool = usable(ragged, np.flatnonzero(role == "pool"), meta, "pool")
+    held = held_out(ragged.label[pool], train["validation_fraction"], [train["split_seed"], seed])
     section = train["pretrain"]
     torch.manual_seed(seed)
     encoder = models.build(model, **meta["overrides"])
+    if isinstance(encoder, PerBandFusion):
+        meta["pretraining"] = train["multiband_pretraining"]
+    run_id = fingerprint(data_id(ragged, role), meta, section)
+    log.info("pretraining %s (%s) on %d objects (%d validation)", model, meta.get("pretraining", "joint"),
+             int((~held).sum()), int(held.sum()))
+    if meta.get("pretraining") == "independent":
+        metrics = pretrain_band_encoders(encoder, ragged, pool[~held], pool[held], meta["window"], section, seed,
+                                         workdir, run_id)
+        artifacts.save_model(out_model, encoder, meta)
+        metrics.to_csv(out_metrics, index=False)
+        shutil.rmtree(workdir)
+        return
     task = MaskedReconstruction(_windows(ragged, pool[~held], meta), _windows(ragged, pool[held], meta),
-                                section["batch_size"], section["probe"], section["random"], section["same"],
-                                section["weight_by_error"], section["aux_weight"])
-    trainer = Trainer(train_config(section, seed), workdir, run_id=fingerprint(data_id(ragged, role), meta, section))
-    log.info("pretraining %s on %d objects (%d validation), %s", model, int((~held).sum()), int(held.sum()),
-             trainer.device)
+                                **_reconstruction(section))
+    trainer = Trainer(train_config(section, seed), workdir, run_id=run_id)
     trainer.fit(Reconstructor(encoder), task)
     artifacts.save_model(out_model, encoder, meta)
     finish(trainer, out_metrics)
+
+
+def _reconstruction(section: dict) -> dict:
+    """MaskedReconstruction's settings from train.pretrain."""
+    return {k: section[k] for k in ("batch_size", "probe", "random", "same", "weight_by_error", "aux_weight")}
+
+
+def pretrain_band_encoders(encoder: PerBandFusion, ragged, train_index: np.ndarray, validation_index: np.ndarray,
+                           window: int, section: dict, seed: int, workdir: str | Path, run_id: str) -> pd.DataFrame:
+    """Independent pretraining (Multiband Astromer): each band encoder of ``encoder`` learns masked reconstruction
+    of its band's single-band windows (a shared encoder: of every band's), one run after another in
+    ``workdir``/encoder<i>; the band embedding and fusion blocks are left to fine-tuning. Returns the runs'
+    metrics, with an ``encoder`` column."""
+    singles = band_objects(ragged)
+    n_bands = encoder.config.n_bands
+    tables = []
+    for i, band_encoder in enumerate(encoder.encoders):
+        bands = np.arange(n_bands) if encoder.config.shared else np.array([i])
+        task = MaskedReconstruction(_single_band(singles, train_index, bands, window),
+                                    _single_band(singles, validation_index, bands, window), **_reconstruction(section))
+        trainer = Trainer(train_config(section, seed), Path(workdir) / f"encoder{i}", run_id=fingerprint(run_id, i))
+        trainer.fit(Reconstructor(band_encoder), task)
+        tables.append(pd.read_csv(trainer.metrics_path).assign(encoder=i))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _single_band(singles, index: np.ndarray, bands: np.ndarray, window: int) -> Windows:
+    """Windows of the ``bands`` light curves of objects ``index`` in band_objects' ``singles`` (empty ones left out)."""
+    pairs = (index[:, None] * len(singles.bands) + bands).ravel()
+    return Windows(singles, pairs[singles.row_size[pairs] > 0], window, None)
 
 
 def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str, fold: int, seed: int,
@@ -141,13 +208,6 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
     train = config["train"]
     store = LightCurveStore(store_path)
     role = _roles(store, split_path)
-    ragged = store.load()
-    n = parse_n_per_class(n_per_class)
-    chosen = labelled_subset(ragged.label, np.flatnonzero(role == "pool"), n, train["split_seed"], fold)
-    held = held_out(ragged.label[chosen], train["validation_fraction"], [train["split_seed"], fold, n or 0])
-    pd.DataFrame({"object_id": ragged.object_id[chosen], "label": ragged.label[chosen],
-                  "role": np.where(held, "validation", "train")}).to_parquet(out_split, index=False)
-
     section = train["finetune"]
     torch.manual_seed(seed)
     if init == "scratch":
@@ -157,6 +217,15 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
         encoder, meta = artifacts.load_model(pretrained)
         if meta["bands"] != store.bands:
             raise ConfigError("train", f"{pretrained} was pretrained on bands {meta['bands']}, not {store.bands}")
+        meta = {**meta, **sampling_meta(train, meta["band"] is None)}
+    ragged = sample_bands(store.load(), meta)
+    n = parse_n_per_class(n_per_class)
+    pool = usable(ragged, np.flatnonzero(role == "pool"), meta, "pool")
+    chosen = labelled_subset(ragged.label, pool, n, train["split_seed"], fold)
+    held = held_out(ragged.label[chosen], train["validation_fraction"], [train["split_seed"], fold, n or 0])
+    pd.DataFrame({"object_id": ragged.object_id[chosen], "label": ragged.label[chosen],
+                  "role": np.where(held, "validation", "train")}).to_parquet(out_split, index=False)
+
     meta = {**meta, "kind": "classifier", "init": init, "n_per_class": str(n_per_class), "fold": fold, "seed": seed,
             "class_names": list(store.class_names),
             "head": section["head"], "head_hidden": list(section["head_hidden"]), "freeze_encoder": init == "frozen",
@@ -179,13 +248,16 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     use_threads(threads)
     store = LightCurveStore(store_path)
     role = _roles(store, split_path)
-    ragged = store.load()
-    test = np.flatnonzero((role == "test") & (ragged.label >= 0))
-    if not len(test):
-        raise ConfigError("train.test_fraction", f"no labelled test objects in {store_path}")
     classifier, meta = artifacts.load_model(model_path)
     if meta["class_names"] != store.class_names:
         raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")
+    ragged = sample_bands(store.load(), meta)
+    test = np.flatnonzero((role == "test") & (ragged.label >= 0))
+    if not len(test):
+        raise ConfigError("train.test_fraction", f"no labelled test objects in {store_path}")
+    blind = int((~readable(ragged, test, meta["band"])).sum())
+    if blind:  # scored all the same: leaving them out would flatter the model
+        log.warning("%d test objects have no observation the model reads; classified from an empty window", blind)
     start = time.monotonic()
     probs = predict_proba(classifier, _windows(ragged, test, meta), batch_size, model_device(classifier))
     log.info("%d test objects classified in %.1f s", len(test), time.monotonic() - start)
@@ -204,7 +276,7 @@ def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batc
     model, meta = artifacts.load_model(model_path)
     encoder = model.encoder if meta["kind"] == "classifier" else model
     store = LightCurveStore(store_path)
-    ragged = store.load()
+    ragged = sample_bands(store.load(), meta)
     values = embed(encoder, _windows(ragged, np.arange(len(ragged)), meta), batch_size, model_device(encoder))
     ds = xr.Dataset({"embedding": (("object", "layer", "feature"), values.astype(np.float32)),
                      "object_id": ("object", ragged.object_id.astype(object)), "label": ("object", ragged.label)},
