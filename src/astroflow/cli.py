@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     except AstroflowError as err:
         print(f"astroflow: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
     return 0
 
 
