@@ -153,3 +153,8 @@ def test_synchronous_sampling_runs_through_fine_tuning_and_evaluation(survey):
     assert meta["band_sampling"] == "synchronous"
     probs = pd.read_parquet(ft / "pred.parquet").filter(like="p_").to_numpy()
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_an_unknown_pretraining_is_a_config_error(survey):
+    with pytest.raises(ConfigError, match="multiband_pretraining"):
+        pretrained(survey, "bad", multiband_pretraining="alone")

@@ -148,6 +148,8 @@ def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str 
     encoder = models.build(model, **meta["overrides"])
     if isinstance(encoder, PerBandFusion):
         meta["pretraining"] = train["multiband_pretraining"]
+        if meta["pretraining"] not in PRETRAININGS:
+            raise ConfigError("train.multiband_pretraining", f"{meta['pretraining']!r} is not one of {PRETRAININGS}")
     run_id = fingerprint(data_id(ragged, role), meta, section)
     log.info("pretraining %s (%s) on %d objects (%d validation)", model, meta.get("pretraining", "joint"),
              int((~held).sum()), int(held.sum()))
