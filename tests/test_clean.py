@@ -213,3 +213,15 @@ def test_simulated_survey_cleans_with_few_losses():
     check_accounting(cat, out, qc)
     assert_sorted(out.obs)
     assert qc["n_outlier"].sum() < 0.01 * cat.n_obs  # eclipses and supernova tails are not clipped away
+
+
+@pytest.mark.parametrize("n_objects, jitter", [(1000, 1.0), (2_000_000, 1e-7)])
+def test_time_order_matches_lexsort_even_where_the_fast_key_rounds(n_objects, jitter):
+    from astroflow.clean import _time_order
+
+    rng = np.random.default_rng(0)
+    obj = np.sort(rng.integers(0, n_objects, 50_000))
+    obj[-10:] = n_objects - 1  # the last object's rank times a 3000-day span is far beyond float64's 1e-7 days
+    time = 50000 + rng.uniform(0, 3000, len(obj))
+    time[-10:] = 53000 + jitter * rng.permutation(10)
+    np.testing.assert_array_equal(_time_order(obj, time), np.lexsort((time, obj)))

@@ -156,12 +156,27 @@ def _objects_in_order(objects: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
 
 
 def _time_order(obj: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """Permutation sorting rows by object, then time (stable); free when they already are."""
+    """Permutation sorting rows by object, then time (stable); free when they already are.
+
+    Rows grouped by object (as readers give them) sort on one float key, time since the object's first
+    observation plus the object's rank times the longest span: several times faster than a lexsort. The key
+    rounds on catalogues of millions of objects, so its order is checked and a lexsort decides where it fails.
+    """
+    order = np.arange(len(obj))
     if len(obj) < 2:
-        return np.arange(len(obj))
+        return order
     step = np.diff(obj)
     if np.all((step > 0) | ((step == 0) & (np.diff(time) >= 0))):
-        return np.arange(len(obj))
+        return order
+    if (step < 0).any() or not np.isfinite(time).all():
+        return np.lexsort((time, obj))
+    starts = np.flatnonzero(np.r_[True, step > 0])
+    t0 = np.minimum.reduceat(time, starts)
+    span = float((np.maximum.reduceat(time, starts) - t0).max()) + 1.0
+    order = np.argsort((time - np.repeat(t0, np.diff(np.r_[starts, len(obj)]))) + obj * span, kind="stable")
+    o, t = obj[order], time[order]
+    if np.all((o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (t[1:] >= t[:-1]))):
+        return order
     return np.lexsort((time, obj))
 
 
