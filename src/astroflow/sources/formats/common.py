@@ -213,7 +213,8 @@ def _floats(text: list[str], line_no: list[int], path: Path, field: str) -> np.n
 def as_float(column: pa.ChunkedArray | pa.Array, path: str | Path, field: str) -> np.ndarray:
     """A column read from a typed file (Parquet, ECSV, FITS) as float64, naming the first row that is not a number."""
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type):
-        return pc.fill_null(column.cast(pa.float64()), np.nan).to_numpy()
+        column = column.cast(pa.float64())
+        return (pc.fill_null(column, np.nan) if column.null_count else column).to_numpy()
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         raise InputError(path, f"expected numbers, found a column of type {column.type}", field=field)
     text = pc.utf8_trim_whitespace(column).to_pylist()
