@@ -75,7 +75,8 @@ def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.D
             if spec.on_bad_file == "raise":
                 raise
             log.warning("skipped %s", err)
-            bad.append({"object_id": Path(str(err.path)).name, "kept": False, "reason": f"unreadable: {err}"})
+            first = unit if isinstance(unit, str | Path) else unit[0]
+            bad.append({"object_id": Path(first).name, "kept": False, "reason": f"unreadable: {err}"})
     cat = catalogue.concat(cats) if cats else catalogue.Catalogue.empty()
     if spec.kind == "simulate":  # the simulator's truth per object: position, period, redshift
         extra = pd.read_parquet(Path(spec.root) / "objects.parquet").drop(columns="label")
