@@ -55,6 +55,18 @@ class Ragged:
                       row_size=sizes, label=self.label[index], object_id=self.object_id[index],
                       bands=list(self.bands), class_names=list(self.class_names))
 
+    def where(self, keep: np.ndarray) -> Ragged:
+        """The same objects with only the observations where ``keep`` is True (an object may keep none)."""
+        obj = np.repeat(np.arange(len(self)), self.row_size)
+        return Ragged(time=self.time[keep], value=self.value[keep], error=self.error[keep], band=self.band[keep],
+                      row_size=np.bincount(obj[keep], minlength=len(self)), label=self.label,
+                      object_id=self.object_id, bands=list(self.bands), class_names=list(self.class_names))
+
+    def locate(self, obs: int) -> tuple[int, int]:
+        """The object holding observation ``obs`` of the obs arrays, and the observation's position in it."""
+        obj = int(np.searchsorted(np.cumsum(self.row_size), obs, side="right"))
+        return obj, obs - int(self.offset[obj])
+
 
 def positions(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The obs positions of objects that start at ``starts`` and hold ``sizes`` observations, concatenated."""

@@ -57,8 +57,7 @@ class Series:
 
 
 def _object_error(ragged: Ragged, obs: int, problem: str, field: str) -> InputError:
-    obj = int(np.searchsorted(np.cumsum(ragged.row_size), obs, side="right"))
-    position = obs - int(ragged.offset[obj])
+    obj, position = ragged.locate(obs)
     return InputError(f"object {ragged.object_id[obj]}", f"observation {position}: {problem}", field=field)
 
 
@@ -195,12 +194,8 @@ def subsample(ragged: Ragged, seed: int, max_step: int = 2, max_offset: int | np
     top = np.minimum(np.broadcast_to(max_offset, (n,)), np.maximum(ragged.row_size - 1, 0))
     start = rng.integers(0, top, endpoint=True)
     obj = np.repeat(np.arange(n), ragged.row_size)
-    rel = np.arange(len(ragged.time)) - (np.cumsum(ragged.row_size) - ragged.row_size + start)[obj]
-    keep = (rel >= 0) & (rel % step[obj] == 0)
-    return Ragged(time=ragged.time[keep], value=ragged.value[keep], error=ragged.error[keep],
-                  band=ragged.band[keep], row_size=np.bincount(obj[keep], minlength=n),
-                  label=ragged.label, object_id=ragged.object_id, bands=list(ragged.bands),
-                  class_names=list(ragged.class_names))
+    rel = np.arange(len(ragged.time)) - (ragged.offset + start)[obj]
+    return ragged.where((rel >= 0) & (rel % step[obj] == 0))
 
 
 def balanced_epoch(labels: np.ndarray, cap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -123,8 +123,7 @@ def _check(ragged: Ragged, n_bands: int) -> None:
     for name, bad, problem in tests:
         if bad.any():
             first = int(np.argmax(bad))
-            obj = int(np.searchsorted(np.cumsum(ragged.row_size), first, side="right"))
-            position = first - int(ragged.offset[obj])
+            obj, position = ragged.locate(first)
             raise InputError(f"light curve {ragged.object_id[obj]}", f"observation {position} {problem}", field=name)
 
 

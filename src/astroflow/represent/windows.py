@@ -93,13 +93,7 @@ def capped_windows(ragged: Ragged, index, cap: int = 65, n_bands: int | None = N
 
 def select_band(ragged: Ragged, band: int | str) -> Ragged:
     """The same objects with only one band's observations (an object without that band keeps zero)."""
-    code = _band_code(ragged, band)
-    keep = ragged.band == code
-    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
-    return Ragged(time=ragged.time[keep], value=ragged.value[keep], error=ragged.error[keep],
-                  band=ragged.band[keep], row_size=np.bincount(obj[keep], minlength=len(ragged)),
-                  label=ragged.label, object_id=ragged.object_id, bands=list(ragged.bands),
-                  class_names=list(ragged.class_names))
+    return ragged.where(ragged.band == _band_code(ragged, band))
 
 
 def _as_index(ragged: Ragged, index) -> np.ndarray:

@@ -36,11 +36,9 @@ def in_model_bands(ragged: Ragged, bands: list[str]) -> Ragged:
     if not keep.all():
         log.warning("%d observations in bands the model does not know (%s) are left out", int((~keep).sum()),
                     sorted(set(ragged.bands) - set(bands)))
-    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
-    return Ragged(time=ragged.time[keep], value=ragged.value[keep], error=ragged.error[keep],
-                  band=new[keep].astype(np.int8), row_size=np.bincount(obj[keep], minlength=len(ragged)),
-                  label=ragged.label, object_id=ragged.object_id, bands=list(bands),
-                  class_names=list(ragged.class_names))
+    kept = ragged.where(keep)
+    kept.band, kept.bands = new[keep].astype(np.int8), list(bands)
+    return kept
 
 
 def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256) -> pd.DataFrame:
