@@ -28,8 +28,8 @@ def sha256_tree(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def config_hash(config: dict) -> str:
-    """Stable hash of a configuration section (key order does not matter)."""
+def config_hash(config: dict | tuple | list) -> str:
+    """Stable hash of a configuration section, or of a list of what defines a run (key order does not matter)."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

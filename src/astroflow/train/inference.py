@@ -12,9 +12,7 @@ from torch import Tensor, nn
 
 from astroflow.models.heads import masked_mean
 from astroflow.train.data import Windows
-from astroflow.train.trainer import autocast, to_device
-
-Batch = dict[str, Tensor]
+from astroflow.train.trainer import Batch, autocast, to_device
 
 
 @torch.no_grad()

@@ -9,9 +9,7 @@ from torch import Tensor, nn
 from astroflow.models.masking import mask_batch, masked_rmse
 from astroflow.train.data import Windows, balanced_draw
 from astroflow.train.inference import predict_proba
-from astroflow.train.trainer import model_device, to_device
-
-Batch = dict[str, Tensor]
+from astroflow.train.trainer import Batch, model_device, to_device
 
 
 def aux_loss(encoder: nn.Module) -> Tensor | None:

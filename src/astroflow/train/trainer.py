@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
-import json
 import logging
 import math
 import os
@@ -28,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from astroflow.logs import progress
+from astroflow.provenance import config_hash
 from astroflow.train import distributed
 
 log = logging.getLogger("astroflow.train")
@@ -104,7 +103,7 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 
 def fingerprint(*parts) -> str:
     """A short hash of what defines a run, so a checkpoint of another setup is never resumed."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return config_hash(parts)
 
 
 @dataclass
