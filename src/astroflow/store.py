@@ -289,6 +289,11 @@ def _codes(values: pd.Series, names, field: str, where: str) -> np.ndarray:
 def _optional_column(column: pd.Series, name: str) -> np.ndarray:
     if name in OPTIONAL_FLOAT:
         return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    return _text(column)
+
+
+def _text(column: pd.Series) -> np.ndarray:
+    """A column as strings, missing values as ""."""
     return column.astype(object).where(column.notna(), "").astype(str).to_numpy(dtype=object)
 
 
@@ -352,7 +357,7 @@ def _write_table(path: Path, name: str, table: pd.DataFrame, chunk: int, shard: 
         elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             values = col.to_numpy(dtype=np.float64 if col.isna().any() else None, na_value=np.nan)
         else:
-            values = col.astype(object).where(col.notna(), "").astype(str).to_numpy(dtype=object)
+            values = _text(col)
         dtype = str if values.dtype == object else values.dtype
         _create_array(group, str(c), "row", len(values), dtype, {}, chunk, shard)[:] = values
 
