@@ -59,11 +59,6 @@ class Grid:
     def n(self) -> int:
         return len(self.edges) - 1
 
-    def index(self, x: np.ndarray) -> np.ndarray:
-        """Cell of each value, -1 outside [first edge, last edge)."""
-        cell, inside = self.cells(x)
-        return np.where(inside, cell, -1)
-
     def cells(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell of each value (meaningless outside the grid) and whether it is inside [first edge, last edge)."""
         start, end = self.edges[0], self.edges[-1]
