@@ -56,7 +56,7 @@ the observed rise times (0.21-0.25 of a cycle for RRab, 0.40 for RRc). The other
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -189,7 +189,7 @@ def _survey(bands, years) -> Survey:
     if years is not None:
         if years <= 0:
             raise ConfigError("years", f"must be positive, got {years}")
-        survey = Survey(survey.name, survey.bands, survey.start, float(years), survey.midnight, survey.sigma_sys)
+        survey = replace(survey, years=float(years))
     return survey
 
 
