@@ -23,6 +23,11 @@ def test_read_names_the_bad_line(tmp_path, capsys):
     assert "bad.csv" in err and "seventeen" in err
 
 
+def test_read_of_a_folder_without_input_files_is_a_clear_error(tmp_path, capsys):
+    assert main(["read", "long", str(tmp_path)]) == 1
+    assert "no input files found for format 'long'" in capsys.readouterr().err
+
+
 def test_info_counts_classes(tmp_path, capsys):
     cat, _ = clean(simulate_survey(3, seed=1, max_points=60))
     write_store(cat, tmp_path / "lc.zarr", class_names=sorted(np.unique(cat.objects["label"])))

@@ -63,8 +63,6 @@ def _class_names(spec: DatasetSpec) -> list[str] | None:
 def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.DataFrame]:
     """Read the units of one shard; a malformed file stops the run or, with on_bad_file=skip, is recorded."""
     units = formats.discover(spec.format, spec.root, **spec.options)
-    if not units:
-        raise InputError(spec.root, f"no input files found for format {spec.format!r}")
     if spec.shards > len(units):
         raise ConfigError(f"datasets.{spec.name}.shards", f"{spec.shards} shards but only {len(units)} input files")
     cats, bad = [], []

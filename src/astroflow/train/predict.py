@@ -80,8 +80,6 @@ def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: s
     options = options or {}
     _, meta = artifacts.load_model(model_path)
     units = formats.discover(fmt, path, **options)
-    if not units:
-        raise InputError(path, f"no input files found for format {fmt!r}")
     cat = concat([formats.read(fmt, unit, **options) for unit in units])
     cleaned, qc = clean(cat, CleanConfig(**meta.get("clean", {})))
     table = predict_ragged(model_path, to_ragged(cleaned), batch_size)

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from astroflow.catalogue import Catalogue
-from astroflow.errors import ConfigError
+from astroflow.errors import ConfigError, InputError
 
 
 def names() -> list[str]:
@@ -28,7 +28,11 @@ def get(name: str) -> ModuleType:
 
 
 def discover(name: str, root: str | Path, /, **options) -> list:
-    return get(name).discover(Path(root), **options)
+    """The units of format ``name`` in ``root``; finding none is an InputError."""
+    units = get(name).discover(Path(root), **options)
+    if not units:
+        raise InputError(root, f"no input files found for format {name!r}")
+    return units
 
 
 def read(name: str, unit, /, **options) -> Catalogue:
