@@ -37,6 +37,11 @@ class Ragged:
         """Start of each object in the obs arrays."""
         return np.cumsum(self.row_size) - self.row_size
 
+    @property
+    def owner(self) -> np.ndarray:
+        """Index of the object each observation belongs to."""
+        return np.repeat(np.arange(len(self.row_size)), self.row_size)
+
     def __len__(self) -> int:
         return len(self.row_size)
 
@@ -57,9 +62,8 @@ class Ragged:
 
     def where(self, keep: np.ndarray) -> Ragged:
         """The same objects with only the observations where ``keep`` is True (an object may keep none)."""
-        obj = np.repeat(np.arange(len(self)), self.row_size)
         return Ragged(time=self.time[keep], value=self.value[keep], error=self.error[keep], band=self.band[keep],
-                      row_size=np.bincount(obj[keep], minlength=len(self)), label=self.label,
+                      row_size=np.bincount(self.owner[keep], minlength=len(self)), label=self.label,
                       object_id=self.object_id, bands=list(self.bands), class_names=list(self.class_names))
 
     def locate(self, obs: int) -> tuple[int, int]:

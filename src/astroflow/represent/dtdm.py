@@ -193,7 +193,7 @@ def subsample(ragged: Ragged, seed: int, max_step: int = 2, max_offset: int | np
     step = rng.integers(1, max_step, size=n, endpoint=True)
     top = np.minimum(np.broadcast_to(max_offset, (n,)), np.maximum(ragged.row_size - 1, 0))
     start = rng.integers(0, top, endpoint=True)
-    obj = np.repeat(np.arange(n), ragged.row_size)
+    obj = ragged.owner
     rel = np.arange(len(ragged.time)) - (ragged.offset + start)[obj]
     return ragged.where((rel >= 0) & (rel % step[obj] == 0))
 

@@ -60,7 +60,7 @@ def render_lightcurves(lightcurves: Ragged | Sequence[Mapping[str, np.ndarray]],
     for start in range(0, len(ragged), batch_size):
         chunk = ragged.subset(np.arange(start, min(start + batch_size, len(ragged))))
         x, y, err = _scaled(chunk, n_bands, magnitudes, scale)
-        image = np.repeat(np.arange(len(chunk)), chunk.row_size)
+        image = chunk.owner
         if start:
             canvas.clear()
         for b in range(n_bands):
@@ -138,7 +138,7 @@ def _group_range(values: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[
 
 def _scaled(ragged: Ragged, n_bands: int, magnitudes: bool, scale: str) -> tuple[np.ndarray, ...]:
     """Per-object x, y and error in [0, 1] units (see the module docstring for degenerate cases)."""
-    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    obj = ragged.owner
     t_low, t_high = _group_range(ragged.time, obj, len(ragged))
     t_span = np.where(t_high > t_low, t_high - t_low, 1.0)
     x = (ragged.time - (t_low + t_high)[obj] / 2) / t_span[obj] + 0.5

@@ -67,7 +67,7 @@ def capped_windows(ragged: Ragged, index, cap: int = 65, n_bands: int | None = N
     if len(sub.band) and int(sub.band.max()) >= n_bands:
         raise ValueError(f"band code {int(sub.band.max())} does not fit {n_bands} bands")
     batch, width = len(index), n_bands * cap
-    obj = np.repeat(np.arange(batch), sub.row_size)
+    obj = sub.owner
     group = obj * n_bands + sub.band
     order = np.argsort(group, kind="stable")  # stable: each band keeps its time order
     group = group[order]

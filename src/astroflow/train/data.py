@@ -107,7 +107,7 @@ def synchronous_epochs(ragged: Ragged, tolerance: float) -> Ragged:
     every band contributes its nearest observation there, all at the epoch's time, in band order. Observations at
     no such epoch are left out, so an object can keep none."""
     n_bands = max(len(ragged.bands), 1)
-    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    obj = ragged.owner
     span = float(np.ptp(ragged.time)) if len(ragged.time) else 0.0
     # One sorted axis for all objects: each object's times shifted so no two objects come within the tolerance.
     key = ragged.time - (ragged.time.min() if len(ragged.time) else 0.0) + obj * (span + 2 * tolerance + 1)
@@ -150,7 +150,7 @@ def readable(ragged: Ragged, index: np.ndarray, band: int | None) -> np.ndarray:
     index = np.asarray(index, dtype=np.int64)
     if band is None:
         return ragged.row_size[index] > 0
-    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    obj = ragged.owner
     return np.bincount(obj[ragged.band == band], minlength=len(ragged))[index] > 0
 
 
@@ -158,7 +158,7 @@ def band_objects(ragged: Ragged) -> Ragged:
     """Every (object, band) pair as an object of its own, at position ``object * n_bands + band``: single-band
     light curves for pretraining single-band encoders on all bands."""
     n_bands = max(len(ragged.bands), 1)
-    obj = np.repeat(np.arange(len(ragged)), ragged.row_size)
+    obj = ragged.owner
     group = obj * n_bands + ragged.band.astype(np.int64)
     order = np.argsort(group, kind="stable")  # stable: each band keeps its time order
     n = len(ragged) * n_bands
