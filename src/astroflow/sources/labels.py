@@ -37,10 +37,9 @@ def load_labels(path: str | Path, id_column: str, label_column: str) -> pd.Serie
         except (OSError, ValueError) as err:
             raise InputError(path, f"not a readable Parquet file: {err}") from None
         common.require_columns(path, table.column_names, [id_column, label_column])
-        ids, raw = table.column(id_column).to_pandas(), table.column(label_column).to_pandas()
     else:
         table = common.read_table(path, [id_column, label_column], delimiter="\t" if path.suffix == ".tsv" else ",")
-        ids, raw = table.column(id_column).to_pandas(), table.column(label_column).to_pandas()
+    ids, raw = table.column(id_column).to_pandas(), table.column(label_column).to_pandas()
     labels = pd.DataFrame({"object_id": normalise_ids(ids), "raw": pd.Series(raw, dtype="string").str.strip()})
     labels = labels[labels["raw"].notna() & (labels["raw"] != "")].drop_duplicates()
     clash = labels["object_id"].duplicated(keep=False)
