@@ -29,8 +29,7 @@ def simulate_dataset(config: dict, name: str, out_dir: str | Path) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = cat.objects.set_index("object_id")["label"]
-    codes = pd.factorize(cat.objects["object_id"])[0]
-    part_of = dict(zip(cat.objects["object_id"], codes % spec.shards))
+    part_of = dict(zip(cat.objects["object_id"], np.arange(cat.n_objects) % spec.shards))
     obs = cat.obs.assign(label=cat.obs["object_id"].map(labels).astype("string"))
     part = obs["object_id"].map(part_of).to_numpy()
     for k in range(spec.shards):
@@ -125,7 +124,7 @@ def build_store(config: dict, name: str, shard_stores: list, shard_qcs: list, ou
         "objects_in": len(qc),
         "objects_kept": store.n_objects,
         "observations_in": int(qc["n_input"].sum()),
-        "observations_kept": int(store.objects["row_size"].sum()),
+        "observations_kept": store.n_obs,
         "observations_dropped": {c.removeprefix("n_"): int(qc[c].sum()) for c in qc.columns
                                  if c.startswith("n_") and c not in ("n_input", "n_kept")},
         "objects_dropped_by_reason": {k: int(v) for k, v in qc.loc[~qc["kept"].astype(bool), "reason"]

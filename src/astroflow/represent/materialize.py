@@ -1,7 +1,7 @@
 """The represent stage: a named representation of every object of a store, written to Zarr, and example figures.
 
-The same :func:`build` serves the data loaders that compute representations on the fly, so a materialised
-array and an on-the-fly batch are identical. Names and what they give per object (dimension names in brackets):
+:func:`build` computes a representation for any set of objects, so a model's data loader that draws
+them on the fly gets exactly what the materialised array holds. Names and what they give per object (dimension names in brackets):
 
     dtdm_cnn        float32 [band, channel, step]   dt and dm channels, leading 0 (Aguirre et al. 2019)
     dtdm_rnn        float32 [band, step, feature]   4 dt then 4 dm per step, stride 2 (Becker et al. 2020)
