@@ -10,7 +10,7 @@ import csv
 import gzip
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +32,15 @@ JD_MINUS_MJD = 2400000.5
 FLUXCAL_UNIT = "3.630781e-08 Jy"
 
 
-def check_options(options: dict, known: Iterable[str], fmt: str) -> None:
-    """Refuse reader options the format does not know, naming the first such option."""
-    known = set(known)
+def check_options(options: dict, known: Iterable[str] | Mapping, fmt: str) -> dict:
+    """Refuse reader options the format does not know, naming the first such option; return the options with
+    the defaults filled in when ``known`` maps names to defaults."""
+    names = set(known)
     for name in options:
-        if name not in known:
+        if name not in names:
             raise ConfigError(f"options.{name}", f"format {fmt!r} has no option {name!r}; "
-                                                 f"its options are: {', '.join(sorted(known)) or 'none'}")
+                                                 f"its options are: {', '.join(sorted(names)) or 'none'}")
+    return {**known, **options} if isinstance(known, Mapping) else dict(options)
 
 
 def list_files(root: Path, patterns: Sequence[str]) -> list[Path]:

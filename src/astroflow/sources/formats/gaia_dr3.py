@@ -54,13 +54,11 @@ USED = REQUIRED + ("mag_error",) + FLAGS[True]
 
 def discover(root: Path, **options) -> list[Path]:
     """One unit per file, sorted by name."""
-    check_options(options, DEFAULTS, "gaia_dr3")
-    return list_files(root, {**DEFAULTS, **options}["patterns"])
+    return list_files(root, check_options(options, DEFAULTS, "gaia_dr3")["patterns"])
 
 
 def read(unit, **options) -> Catalogue:
-    check_options(options, DEFAULTS, "gaia_dr3")
-    drop = {**DEFAULTS, **options}["drop_rejected"]
+    drop = check_options(options, DEFAULTS, "gaia_dr3")["drop_rejected"]
     if not isinstance(drop, (bool, str)) or drop not in FLAGS:
         raise ConfigError("options.drop_rejected", f"must be false, true, 'photometry' or 'variability', not {drop!r}")
     paths = unit_paths(unit)

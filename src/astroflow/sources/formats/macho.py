@@ -28,14 +28,12 @@ FIELDS = ("MJD", "mag", "err")
 
 def discover(root: Path, **options) -> list[tuple[Path, ...]]:
     """One unit per object: its band files, in the order of ``bands``."""
-    check_options(options, DEFAULTS, "macho")
-    opts = {**DEFAULTS, **options}
+    opts = check_options(options, DEFAULTS, "macho")
     return band_file_units(root, opts["bands"], opts["suffix"])
 
 
 def read(unit, **options) -> Catalogue:
-    check_options(options, DEFAULTS, "macho")
-    opts = {**DEFAULTS, **options}
+    opts = check_options(options, DEFAULTS, "macho")
     records = [read_band_file(path, opts["bands"], opts["suffix"], FIELDS) for path in unit_paths(unit)]
     return band_catalogue(records, survey="MACHO", bands=opts["bands"])
 

@@ -34,14 +34,12 @@ OGLE_ID = re.compile(r"^OGLE-[A-Z0-9]+-([A-Z0-9]+)-\d+$")
 
 def discover(root: Path, **options) -> list[tuple[Path, ...]]:
     """One unit per star: its band files, in the order of ``bands``."""
-    check_options(options, DEFAULTS, "ogle3")
-    opts = {**DEFAULTS, **options}
+    opts = check_options(options, DEFAULTS, "ogle3")
     return band_file_units(root, opts["bands"], opts["suffix"])
 
 
 def read(unit, **options) -> Catalogue:
-    check_options(options, DEFAULTS, "ogle3")
-    opts = {**DEFAULTS, **options}
+    opts = check_options(options, DEFAULTS, "ogle3")
     records = []
     for path in unit_paths(unit):
         object_id, band, rows, path = read_band_file(path, opts["bands"], opts["suffix"], FIELDS)

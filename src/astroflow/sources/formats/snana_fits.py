@@ -43,8 +43,8 @@ SEPARATOR_MJD = -777.0
 
 def discover(root: Path, **options) -> list[tuple[Path, Path]]:
     """One unit per HEAD file: (HEAD, PHOT), sorted by HEAD file path."""
-    check_options(options, DEFAULTS, "snana_fits")
-    return [(head, phot_partner(head)) for head in sorted(list_files(root, {**DEFAULTS, **options}["patterns"]))]
+    patterns = check_options(options, DEFAULTS, "snana_fits")["patterns"]
+    return [(head, phot_partner(head)) for head in sorted(list_files(root, patterns))]
 
 
 def phot_partner(head: Path) -> Path:
@@ -60,8 +60,7 @@ def phot_partner(head: Path) -> Path:
 
 
 def read(unit, **options) -> Catalogue:
-    check_options(options, DEFAULTS, "snana_fits")
-    opts = {**DEFAULTS, **options}
+    opts = check_options(options, DEFAULTS, "snana_fits")
     head_path, *phot = unit_paths(unit)
     phot_path = phot[0] if phot else phot_partner(head_path)
     if not phot_path.is_file():

@@ -43,13 +43,11 @@ HEADER_NUMBERS = {"ra": ("RA",), "dec": ("DECL", "DEC"), "redshift": ("REDSHIFT_
 
 def discover(root: Path, **options) -> list[Path]:
     """One unit per file, sorted by name."""
-    check_options(options, DEFAULTS, "snana_text")
-    return list_files(root, {**DEFAULTS, **options}["patterns"])
+    return list_files(root, check_options(options, DEFAULTS, "snana_text")["patterns"])
 
 
 def read(unit, **options) -> Catalogue:
-    check_options(options, DEFAULTS, "snana_text")
-    classes = {**DEFAULTS, **options}["classes"]
+    classes = check_options(options, DEFAULTS, "snana_text")["classes"]
     paths = unit_paths(unit)
     parsed = [read_file(path) for path in paths]
     objects = pd.DataFrame([meta for meta, _ in parsed])
