@@ -103,8 +103,8 @@ def test_evaluate_writes_predictions_and_metrics(survey):
     assert metrics["accuracy"] == pytest.approx((pred["label"] == pred["pred"]).mean())
 
 
-@pytest.mark.parametrize("model", ["astromoe-tiny", "multiband-perband-tiny", "multiband-joint-tiny"])
-def test_multiband_models_train_on_every_band(survey, model):
+@pytest.mark.parametrize("model", ["astromoe-tiny", "multiband-perband-tiny", "multiband-joint-tiny", "rnn", "cnn"])
+def test_multiband_models_and_classifiers_train_on_every_band(survey, model):
     root, _ = survey
     out = finetuned(survey, "scratch", "3", model=model)
     _, meta = artifacts.load_model(out / "model.pt")
@@ -119,6 +119,11 @@ def test_encode_writes_embeddings_of_every_object(survey, tmp_path):
     ds = xr.open_zarr(tmp_path / "emb.zarr")
     assert ds["embedding"].shape == (LightCurveStore(root / "s.zarr").n_objects, 3, 32)
     assert np.isfinite(ds["embedding"].values).all()
+
+
+def test_classifiers_have_no_pretrained_encoder_to_start_from(survey):
+    with pytest.raises(ConfigError, match="no pretrained encoder"):
+        finetuned(survey, "pretrained", "3", model="rnn")
 
 
 def test_too_few_labelled_objects_is_a_config_error(survey):

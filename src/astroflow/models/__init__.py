@@ -1,8 +1,11 @@
 """Model registry: a preset name gives an architecture and its config; ``build`` makes the model.
 
-Every model takes a batch dict of (B, L) tensors (time, value, error, band, mask; see represent/windows.py),
-returns from ``forward`` the list of its hidden states (B, L, D), has ``n_hidden`` (that list's length),
-``config`` (``config.dim`` is D), and ``reconstruct(hidden, batch)`` giving each point's predicted value.
+Two kinds. Encoders (the Astromer family, pretrained by masked reconstruction, then given a head: heads.py) take
+a batch dict of (B, L) window tensors (time, value, error, band, mask; see represent/windows.py), return from
+``forward`` the list of their hidden states (B, L, D), have ``n_hidden`` (that list's length), ``config``
+(``config.dim`` is D), and ``reconstruct(hidden, batch)`` giving each point's predicted value. Classifiers (the
+RNN and CNN on dt/dm, image models) map their own batch (train/inputs.py) straight to class logits; their
+configs have ``n_classes`` and ``n_bands``, filled in from the data.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from dataclasses import fields, replace
 from torch import nn
 
 from astroflow.errors import ConfigError
+from astroflow.models import cnn, rnn
 from astroflow.models.astromer import ASTROMER1, ASTROMER2, TINY, Astromer, AstromerConfig
 from astroflow.models.moe import AstroMoE, AstroMoEConfig
 from astroflow.models.multiband import JointEncoder, PerBandConfig, PerBandFusion
@@ -34,17 +38,34 @@ PRESETS: dict[str, tuple[type[nn.Module], AstromerConfig]] = {
     "multiband-joint": (JointEncoder, _as(AstromerConfig, ASTROMER2, n_bands=2)),
 }
 
+CLASSIFIERS: dict[str, tuple[type[nn.Module], object]] = {
+    **{name: (rnn.DtDmGRU, config) for name, config in rnn.PRESETS.items()},
+    **{name: (cnn.DtDmCNN, config) for name, config in cnn.PRESETS.items()},
+}
+
 
 def names() -> list[str]:
     """The preset names."""
-    return list(PRESETS)
+    return list(PRESETS) + list(CLASSIFIERS)
 
 
-def model_config(name: str, **overrides) -> AstromerConfig:
+def kind(name: str) -> str:
+    """``encoder`` (pretrained, then fine-tuned with a head) or ``classifier`` (trained as it is)."""
+    _entry(name)
+    return "encoder" if name in PRESETS else "classifier"
+
+
+def _entry(name: str) -> tuple[type[nn.Module], object]:
+    if name in PRESETS:
+        return PRESETS[name]
+    if name in CLASSIFIERS:
+        return CLASSIFIERS[name]
+    raise ConfigError("model", f"unknown model {name!r}; presets: {', '.join(names())}")
+
+
+def model_config(name: str, **overrides):
     """The config of preset ``name`` with ``overrides`` (e.g. n_bands=6, dropout=0.0) applied."""
-    if name not in PRESETS:
-        raise ConfigError("model", f"unknown model {name!r}; presets: {', '.join(PRESETS)}")
-    config = PRESETS[name][1]
+    config = _entry(name)[1]
     known = {f.name for f in fields(config)}
     for key in overrides:
         if key not in known:
@@ -55,4 +76,4 @@ def model_config(name: str, **overrides) -> AstromerConfig:
 def build(name: str, **overrides) -> nn.Module:
     """A freshly initialised model of preset ``name``; seed torch first for identical weights."""
     config = model_config(name, **overrides)
-    return PRESETS[name][0](config)
+    return _entry(name)[0](config)

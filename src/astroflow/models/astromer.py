@@ -13,9 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from astroflow.models.layers import Block, FeedForward, TimeEncoding, check_bands, init_weights, key_mask
-
-Batch = dict[str, Tensor]
+from astroflow.models.layers import Batch, Block, FeedForward, TimeEncoding, check_bands, init_weights, key_mask
 
 
 @dataclass

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-Batch = dict[str, Tensor]
+from astroflow.models.layers import Batch
+
 MLP_HIDDEN = (1024, 512, 256)
 
 

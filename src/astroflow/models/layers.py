@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+Batch = dict[str, Tensor]  # a model's input: named (B, ...) tensors, see represent/windows.py
+
 
 class TimeEncoding(nn.Module):
     """Sinusoidal encoding of the real observation times (Astromer): pair ``i`` of channels holds

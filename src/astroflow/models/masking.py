@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-Batch = dict[str, Tensor]
+from astroflow.models.layers import Batch
 
 
 def _rounded(fraction: float, count: Tensor) -> Tensor:

@@ -18,9 +18,11 @@ def build_encoder(meta: dict) -> nn.Module:
     return models.build(meta["model"], **meta.get("overrides", {}))
 
 
-def build_classifier(encoder: nn.Module, meta: dict) -> Classifier:
-    """Encoder + the head ``meta["head"]`` (``layers``: Astromer 2's layer-weighted head; ``mean``: mean pooling
+def build_classifier(encoder: nn.Module, meta: dict) -> nn.Module:
+    """A classifier model as it is (models.kind ``classifier``); for an encoder, encoder + the head ``meta["head"]`` (``layers``: Astromer 2's layer-weighted head; ``mean``: mean pooling
     of the last layer) for ``meta["class_names"]``."""
+    if models.kind(meta["model"]) == "classifier":
+        return encoder
     dim, n_classes = encoder.config.dim, len(meta["class_names"])
     hidden = tuple(meta.get("head_hidden", MLP_HIDDEN))
     if meta["head"] == "layers":

@@ -20,8 +20,9 @@ from astroflow.ragged import Ragged
 from astroflow.sources import formats
 from astroflow.store import LightCurveStore, to_ragged
 from astroflow.train import artifacts
-from astroflow.train.data import Windows, readable, sample_bands
+from astroflow.train.data import readable, sample_bands
 from astroflow.train.inference import predict_proba
+from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import predictions_table
 from astroflow.train.trainer import use_threads
 
@@ -52,7 +53,7 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
     usable = np.flatnonzero(seen)
     probs = np.full((len(ragged), len(meta["class_names"])), np.nan, dtype=np.float32)
     if len(usable):
-        probs[usable] = predict_proba(classifier, Windows(ragged, usable, meta["window"], band), batch_size)
+        probs[usable] = predict_proba(classifier, model_inputs(ragged, usable, meta), batch_size)
     table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.nan_to_num(probs), meta["class_names"])
     # The input's labels code into its own class names, not the model's; -1 (unknown) picks the trailing None.
     names = np.asarray(ragged.class_names + [None], dtype=object)

@@ -35,12 +35,14 @@ from astroflow.train.data import (
     test_split,
 )
 from astroflow.train.inference import embed, predict_proba
+from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import classification_metrics, predictions_table
 from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import TrainConfig, Trainer, fingerprint, model_device, use_threads
 
 log = logging.getLogger("astroflow.train")
 INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
+CLASSIFIER_INITS = ("scratch",)  # classifiers (models.kind) have no pretrained encoder
 PRETRAININGS = ("joint", "independent")  # of a per-band multiband model: all of it at once, or band encoders alone
 RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed")  # what a classifier's metrics say it came from
 
@@ -52,10 +54,15 @@ def train_config(section: dict, seed: int) -> TrainConfig:
 
 
 def model_meta(train: dict, name: str, store: LightCurveStore) -> dict:
-    """What builds the encoder for this store: preset, its settings (band count from the store for multiband
-    presets), the band its windows take (None: all bands merged) and, for multiband models, the band sampling."""
+    """What builds the model for this store: preset, its settings (band count from the store for multiband
+    presets; band and class counts for classifiers), the band its windows take (None: all bands merged) and, for
+    multiband encoders, the band sampling."""
     overrides = dict(train.get("model_overrides", {}).get(name, {}))
     preset = models.model_config(name, **overrides)
+    if models.kind(name) == "classifier":
+        overrides |= {"n_bands": len(store.bands), "n_classes": len(store.class_names)}
+        return {"model": name, "overrides": overrides, "bands": list(store.bands), "band": None,
+                "quantity": store.quantity}
     multiband = preset.n_bands > 0
     if multiband:
         overrides["n_bands"] = len(store.bands)
@@ -126,10 +133,6 @@ def finish(trainer: Trainer, out_metrics: str | Path) -> None:
     shutil.rmtree(trainer.workdir)
 
 
-def _windows(ragged, index, meta) -> Windows:
-    return Windows(ragged, index, meta["window"], meta["band"])
-
-
 def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str | Path, split_path: str | Path,
              out_model: str | Path, out_metrics: str | Path, workdir: str | Path, threads: int | None = None) -> None:
     """Masked-reconstruction pretraining on the pool objects, a stratified share of them held out for early
@@ -160,7 +163,7 @@ def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str 
         metrics.to_csv(out_metrics, index=False)
         shutil.rmtree(workdir)
         return
-    task = MaskedReconstruction(_windows(ragged, pool[~held], meta), _windows(ragged, pool[held], meta),
+    task = MaskedReconstruction(model_inputs(ragged, pool[~held], meta), model_inputs(ragged, pool[held], meta),
                                 **_reconstruction(section))
     trainer = Trainer(train_config(section, seed), workdir, run_id=run_id)
     trainer.fit(Reconstructor(encoder), task)
@@ -212,6 +215,8 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
     role = _roles(store, split_path)
     section = train["finetune"]
     torch.manual_seed(seed)
+    if models.kind(model) == "classifier" and init not in CLASSIFIER_INITS:
+        raise ConfigError("train.init", f"{model} has no pretrained encoder: it trains from {CLASSIFIER_INITS}")
     if init == "scratch":
         meta = model_meta(train, model, store)
         encoder = models.build(model, **meta["overrides"])
@@ -233,7 +238,8 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
             "head": section["head"], "head_hidden": list(section["head_hidden"]), "freeze_encoder": init == "frozen",
             "clean": _cleaning(config, dataset)}
     classifier = artifacts.build_classifier(encoder, meta)
-    task = Classification(_windows(ragged, chosen[~held], meta), _windows(ragged, chosen[held], meta),
+    task = Classification(model_inputs(ragged, chosen[~held], meta, augment=True),
+                          model_inputs(ragged, chosen[held], meta),
                           section["batch_size"], section["balanced"], section["aux_weight"])
     trainer = Trainer(train_config(section, seed), workdir,
                       run_id=fingerprint(data_id(ragged, role), meta, section, n_per_class, fold, file_id(pretrained)))
@@ -261,7 +267,7 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     if blind:  # scored all the same: leaving them out would flatter the model
         log.warning("%d test objects have no observation the model reads; classified from an empty window", blind)
     start = time.monotonic()
-    probs = predict_proba(classifier, _windows(ragged, test, meta), batch_size, model_device(classifier))
+    probs = predict_proba(classifier, model_inputs(ragged, test, meta), batch_size, model_device(classifier))
     log.info("%d test objects classified in %.1f s", len(test), time.monotonic() - start)
     predictions_table(ragged.object_id[test], ragged.label[test], probs, meta["class_names"]).to_parquet(
         out_predictions, index=False)
@@ -279,7 +285,7 @@ def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batc
     encoder = model.encoder if meta["kind"] == "classifier" else model
     store = LightCurveStore(store_path)
     ragged = sample_bands(store.load(), meta)
-    values = embed(encoder, _windows(ragged, np.arange(len(ragged)), meta), batch_size, model_device(encoder))
+    values = embed(encoder, model_inputs(ragged, np.arange(len(ragged)), meta), batch_size, model_device(encoder))
     ds = xr.Dataset({"embedding": (("object", "layer", "feature"), values.astype(np.float32)),
                      "object_id": ("object", ragged.object_id.astype(object)), "label": ("object", ragged.label)},
                     attrs={"model": meta["model"], "source": str(model_path), "class_names": store.class_names})

@@ -46,6 +46,7 @@ class TrainConfig:
     eval_every: int = 50
     checkpoint_every: int = 50
     patience: int = 5  # validations without improvement before stopping; 0 never stops early
+    layer_decay: float = 1.0  # learning rate scale per layer down from the top, for models with param_groups
     seed: int = 0
 
 
@@ -101,6 +102,14 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done)))
 
 
+def param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """The optimiser's parameter groups: the model's own (``param_groups(weight_decay, layer_decay)``, each with
+    an ``lr_scale``, e.g. layer-wise decay of an image model) or one group of every trainable parameter."""
+    if hasattr(model, "param_groups"):
+        return model.param_groups(config.weight_decay, config.layer_decay)
+    return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+
+
 def fingerprint(*parts) -> str:
     """A short hash of what defines a run, so a checkpoint of another setup is never resumed."""
     return config_hash(parts)
@@ -141,7 +150,8 @@ class Trainer:
         """Train ``model`` in place and load into it the weights of its best validation; returns it."""
         model.to(self.device)
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
+        optimizer = torch.optim.AdamW(param_groups(model, self.config), lr=self.config.lr,
+                                      weight_decay=self.config.weight_decay)
         state = {"step": 0, "best": math.inf, "bad": 0, "best_state": None, "stopped": False}
         state.update(self._resume(model, optimizer))
         writer = MetricsWriter(self.metrics_path, state["step"]) if distributed.is_main() else None
@@ -183,7 +193,7 @@ class Trainer:
         seed = step_seed(cfg.seed, step)
         torch.manual_seed(seed)  # dropout
         for group in run.optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, step)
+            group["lr"] = learning_rate(cfg, step) * group.get("lr_scale", 1.0)
         run.model.train()
         with autocast(self.device):
             loss, metrics = run.task.loss(run.wrapped, to_device(batch, self.device),
@@ -194,7 +204,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(run.params, cfg.grad_clip)
         run.optimizer.step()
         state["step"] = step + 1
-        row = {"step": step + 1, "lr": run.optimizer.param_groups[0]["lr"], "loss": float(loss.detach()), **metrics}
+        row = {"step": step + 1, "lr": learning_rate(cfg, step), "loss": float(loss.detach()), **metrics}
         if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.max_steps:
             row.update(self._validate(run.model, run.task, state))
         if run.writer:

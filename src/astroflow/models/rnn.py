@@ -1,0 +1,53 @@
+"""Recurrent classifier of dt/dm steps (Becker et al. 2020, arXiv:2002.00994).
+
+Each band's light curve is a sequence of steps of ``window`` consecutive time and magnitude differences
+(represent/dtdm.py ``dtdm_rnn``). A stacked GRU reads every band with the same weights; the output at each band's
+last real step goes, bands concatenated, through dropout into the dense layer giving the class logits. The
+differences are compressed with asinh (about linear below 1, logarithmic above), so that seasonal gaps of
+hundreds of days and flux jumps of a transient do not swamp the steps within a night.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from astroflow.models.layers import Batch
+
+
+@dataclass
+class RNNConfig:
+    """Sizes of the GRU classifier and of the steps it reads."""
+
+    hidden: int = 64
+    layers: int = 2
+    dropout: float = 0.3
+    window: int = 4  # differences per step: a step holds window dt and window dm values
+    stride: int = 2
+    max_steps: int = 200  # steps read per band; longer light curves are cut (randomly placed when training)
+    n_classes: int = 0
+    n_bands: int = 1
+
+
+class DtDmGRU(nn.Module):
+    def __init__(self, config: RNNConfig):
+        super().__init__()
+        self.config = config
+        self.gru = nn.GRU(2 * config.window, config.hidden, num_layers=config.layers, batch_first=True,
+                          dropout=config.dropout if config.layers > 1 else 0.0)
+        self.drop = nn.Dropout(config.dropout)
+        self.out = nn.Linear(config.n_bands * config.hidden, config.n_classes)
+
+    def forward(self, batch: Batch) -> Tensor:
+        steps, mask = batch["steps"], batch["steps_mask"]  # (B, bands, S, F), (B, bands, S)
+        b, n_bands, s, f = steps.shape
+        output, _ = self.gru(torch.asinh(steps.reshape(b * n_bands, s, f)))
+        length = mask.reshape(b * n_bands, s).sum(dim=1)
+        # The GRU reads left to right, so its output at the last real step has seen no padding.
+        last = output[torch.arange(b * n_bands, device=steps.device), (length - 1).clamp_min(0)]
+        last = last * (length > 0).to(last.dtype)[:, None]  # a band without steps contributes zeros
+        return self.out(self.drop(last.reshape(b, n_bands * self.config.hidden)))
+
+
+PRESETS = {"rnn": RNNConfig()}
