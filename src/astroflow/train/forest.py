@@ -1,0 +1,138 @@
+"""The classic baseline, one function per rule: light-curve features of a store, a balanced random forest trained on
+a labelled subset of them, and its evaluation in the same tables as the deep models.
+
+The labelled subset is the deep models' draw (astroflow.train.data.labelled_subset over the split's pool objects),
+so the forest and the networks learn from the same objects of each (n_per_class, fold).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from imblearn.ensemble import BalancedRandomForestClassifier
+
+from astroflow import features as lcfeatures
+from astroflow import provenance
+from astroflow.errors import ConfigError, InputError
+from astroflow.store import LightCurveStore
+from astroflow.train.data import labelled_subset, parse_n_per_class
+from astroflow.train.metrics import classification_metrics, predictions_table
+from astroflow.train.stages import RUN_KEYS, _roles
+
+log = logging.getLogger("astroflow.train")
+META_KEY = b"astroflow"  # the features table's schema metadata: bands, classes, quantity, provenance
+FOREST = ("n_estimators", "max_features", "max_depth", "min_samples_leaf")  # train.forest keys the forest takes
+
+
+def features(store_path: str | Path, out: str | Path, threads: int = -1) -> None:
+    """Write the feature table of every object of the store (astroflow.features.extract), in store order, with the
+    store's bands, class names and quantity and the provenance in the Parquet schema metadata."""
+    store = LightCurveStore(store_path)
+    start = time.monotonic()
+    table = lcfeatures.extract(store.load(), store.quantity, n_jobs=threads)
+    log.info("features of %d objects in %.1f s", len(table), time.monotonic() - start)
+    meta = {"bands": store.bands, "class_names": store.class_names, "quantity": store.quantity,
+            "provenance": provenance.provenance(lcfeatures.SETTINGS,
+                                                {str(store_path): provenance.sha256_tree(store_path)})}
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**arrow.schema.metadata, META_KEY: json.dumps(meta).encode()})
+    pq.write_table(arrow, out)
+
+
+def read_features(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """A feature table and its metadata (bands, class_names, quantity, provenance)."""
+    metadata = pq.read_schema(path).metadata or {}
+    if META_KEY not in metadata:
+        raise InputError(path, "not an astroflow feature table (no astroflow metadata): rebuild it")
+    return pd.read_parquet(path), json.loads(metadata[META_KEY])
+
+
+def _aligned(table: pd.DataFrame, object_id: np.ndarray, path: str | Path, other: str | Path) -> None:
+    if not np.array_equal(table["object_id"].to_numpy(dtype=str), np.asarray(object_id, dtype=str)):
+        raise ConfigError("train", f"{path} does not list the objects of {other}: rebuild it")
+
+
+def fit(config: dict, n_per_class: str, fold: int, seed: int, features_path: str | Path, split_path: str | Path,
+        out_model: str | Path, out_split: str | Path, threads: int = -1) -> None:
+    """Train a balanced random forest (train.forest settings, seeded by ``seed``) on ``n_per_class`` labelled pool
+    objects of each class (fold ``fold``'s draw); write it with what scores it, and the objects it learnt from."""
+    train = config["train"]
+    section = train.get("forest", {})
+    table, info = read_features(features_path)
+    split = pd.read_parquet(split_path)
+    _aligned(table, split["object_id"], features_path, split_path)
+    labels = split["label"].to_numpy()
+    n = parse_n_per_class(n_per_class)
+    chosen = labelled_subset(labels, np.flatnonzero(split["role"].to_numpy() == "pool"), n, train["split_seed"], fold)
+    if not len(chosen):
+        raise ConfigError("train.n_per_class", f"no labelled pool objects in {split_path} to train the forest on")
+    pd.DataFrame({"object_id": split["object_id"].to_numpy(dtype=str)[chosen], "label": labels[chosen],
+                  "role": "train"}).to_parquet(out_split, index=False)
+    names = lcfeatures.columns(info["bands"])
+    fill = float(section.get("fill", lcfeatures.FILL))
+    x, imputed = lcfeatures.matrix(table.iloc[chosen], names, fill)
+    _log_imputed(imputed, len(chosen))
+    settings = {k: section[k] for k in FOREST if k in section}
+    forest = BalancedRandomForestClassifier(**settings, random_state=seed, n_jobs=threads)
+    start = time.monotonic()
+    forest.fit(x, labels[chosen])
+    log.info("forest of %d trees on %d objects, %d features in %.1f s", forest.n_estimators, len(chosen), len(names),
+             time.monotonic() - start)
+    meta = {"model": "forest", "init": "scratch", "n_per_class": str(n_per_class), "fold": fold, "seed": seed,
+            "class_names": info["class_names"], "bands": info["bands"], "columns": names, "fill": fill,
+            "imputed": imputed, "settings": settings, "features": info["provenance"]}
+    Path(out_model).parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump({"forest": forest, "meta": meta}, out_model)
+
+
+def _log_imputed(imputed: dict[str, int], n: int) -> None:
+    filled = {k: v for k, v in imputed.items() if v}
+    if filled:
+        log.info("imputed values of %d objects: %s", n, ", ".join(f"{k} {v}" for k, v in filled.items()))
+
+
+def load(model_path: str | Path) -> tuple[BalancedRandomForestClassifier, dict]:
+    """A forest written by :func:`fit`, and its meta."""
+    saved = joblib.load(model_path)
+    return saved["forest"], saved["meta"]
+
+
+def predict_proba(forest: BalancedRandomForestClassifier, meta: dict, table: pd.DataFrame) -> np.ndarray:
+    """Probabilities of every class of ``meta["class_names"]`` (0 for a class the forest never saw)."""
+    x, imputed = lcfeatures.matrix(table, meta["columns"], meta["fill"])
+    _log_imputed(imputed, len(table))
+    probs = np.zeros((len(table), len(meta["class_names"])), dtype=np.float64)
+    if len(table):
+        probs[:, forest.classes_] = forest.predict_proba(x)
+    return probs
+
+
+def evaluate(model_path: str | Path, features_path: str | Path, split_path: str | Path, store_path: str | Path,
+             out_predictions: str | Path, out_metrics: str | Path, threads: int = -1) -> None:
+    """Class probabilities of every labelled test object and the scores, as astroflow.train.stages.evaluate."""
+    forest, meta = load(model_path)
+    forest.n_jobs = threads
+    store = LightCurveStore(store_path)
+    if meta["class_names"] != store.class_names:
+        raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")
+    role = _roles(store, split_path)
+    table, _ = read_features(features_path)
+    _aligned(table, store.objects["object_id"], features_path, store_path)
+    label = store.objects["label"].to_numpy()
+    test = np.flatnonzero((role == "test") & (label >= 0))
+    if not len(test):
+        raise ConfigError("train.test_fraction", f"no labelled test objects in {store_path}")
+    probs = predict_proba(forest, meta, table.iloc[test])
+    object_id = store.objects["object_id"].to_numpy(dtype=str)
+    predictions_table(object_id[test], label[test], probs, meta["class_names"]).to_parquet(out_predictions,
+                                                                                            index=False)
+    scores = classification_metrics(label[test], probs.argmax(axis=1), meta["class_names"])
+    Path(out_metrics).write_text(json.dumps({k: meta.get(k) for k in RUN_KEYS} | scores, indent=2))
+    log.info("macro-F1 %.3f, accuracy %.3f", scores["macro_f1"], scores["accuracy"])

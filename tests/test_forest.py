@@ -1,0 +1,100 @@
+"""The balanced random forest baseline on a simulated survey: features, training on the deep models' subset,
+evaluation in stages.evaluate's format, reproducibility."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from astroflow.clean import clean
+from astroflow.errors import ConfigError, InputError
+from astroflow.features import columns
+from astroflow.sources.simulate import CLASSES, simulate_survey
+from astroflow.store import LightCurveStore, write_store
+from astroflow.train import forest, stages
+from astroflow.train.data import labelled_subset
+from astroflow.train.metrics import classification_metrics, predictions_table
+
+CONFIG = {"train": {"test_fraction": 0.2, "split_seed": 7, "forest": {"n_estimators": 100, "min_samples_leaf": 1}}}
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """A store of 30 simulated objects per class, its test split and feature table."""
+    root = tmp_path_factory.mktemp("forest")
+    cat, _ = clean(simulate_survey(30, seed=11, min_points=30, max_points=150))
+    write_store(cat, root / "s.zarr", class_names=list(CLASSES))
+    stages.make_split(CONFIG, root / "s.zarr", root / "split.parquet")
+    forest.features(root / "s.zarr", root / "features.parquet", threads=2)
+    return root
+
+
+def trained(root, n="all", fold=0, seed=0, name="run"):
+    out = root / name
+    out.mkdir(exist_ok=True)
+    forest.fit(CONFIG, n, fold, seed, root / "features.parquet", root / "split.parquet", out / "model.joblib",
+               out / "split.parquet", threads=2)
+    forest.evaluate(out / "model.joblib", root / "features.parquet", root / "split.parquet", root / "s.zarr",
+                    out / "predictions.parquet", out / "metrics.json", threads=2)
+    return out
+
+
+def test_feature_table_lists_every_object_with_its_provenance(survey):
+    table, meta = forest.read_features(survey / "features.parquet")
+    store = LightCurveStore(survey / "s.zarr")
+    assert table["object_id"].tolist() == store.objects["object_id"].tolist()
+    assert list(table.columns) == ["object_id", *columns(store.bands)]
+    assert meta["class_names"] == list(CLASSES) and meta["quantity"] == "mag" and meta["bands"] == ["B", "R"]
+    assert str(survey / "s.zarr") in meta["provenance"]["inputs"]
+
+
+def test_forest_beats_chance_in_the_evaluation_format(survey):
+    out = trained(survey)
+    pred = pd.read_parquet(out / "predictions.parquet")
+    test = pd.read_parquet(survey / "split.parquet").query("role == 'test'")
+    assert sorted(pred["object_id"]) == sorted(test["object_id"])
+    reference = predictions_table(np.array(["a"]), np.array([0]), np.eye(len(CLASSES))[:1], list(CLASSES))
+    assert list(pred.columns) == list(reference.columns) and (pred.dtypes == reference.dtypes).all()
+    np.testing.assert_allclose(pred.filter(like="p_").sum(axis=1), 1, rtol=1e-5)
+    metrics = json.loads((out / "metrics.json").read_text())
+    keys = [*stages.RUN_KEYS, *classification_metrics(np.array([0]), np.array([0]), list(CLASSES))]
+    assert list(metrics) == keys
+    assert (metrics["model"], metrics["init"], metrics["n_per_class"], metrics["fold"], metrics["seed"]) == (
+        "forest", "scratch", "all", 0, 0)
+    assert metrics["n_objects"] == len(pred) and metrics["accuracy"] == pytest.approx((pred.label == pred.pred).mean())
+    assert metrics["macro_f1"] > 0.5  # chance is 1/11
+
+
+def test_forest_learns_from_the_deep_models_subset_and_is_reproducible(survey):
+    first = trained(survey, "5", fold=1, seed=3, name="a")
+    again = trained(survey, "5", fold=1, seed=3, name="b")
+    split = pd.read_parquet(survey / "split.parquet")
+    labels = split["label"].to_numpy()
+    chosen = labelled_subset(labels, np.flatnonzero(split["role"] == "pool"), 5, CONFIG["train"]["split_seed"], 1)
+    used = pd.read_parquet(first / "split.parquet")
+    assert used["object_id"].tolist() == split["object_id"][chosen].tolist() and (used["role"] == "train").all()
+    assert used.groupby("label").size().eq(5).all()
+    assert pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(again / "predictions.parquet"))
+    other = trained(survey, "5", fold=1, seed=4, name="c")
+    assert not pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(other / "predictions.parquet"))
+
+
+def test_model_records_columns_and_imputation(survey):
+    out = trained(survey, "10", name="d")
+    model, meta = forest.load(out / "model.joblib")
+    assert meta["columns"] == columns(["B", "R"]) == list(meta["imputed"]) and meta["fill"] == -999.0
+    assert model.n_estimators == 100 and meta["settings"] == CONFIG["train"]["forest"]
+    assert meta["imputed"]["n_points_B"] == 0
+
+
+def test_features_of_other_objects_are_refused(survey, tmp_path):
+    table = pd.read_parquet(survey / "features.parquet").iloc[::-1]
+    table.to_parquet(tmp_path / "plain.parquet")
+    with pytest.raises(InputError, match="feature table"):
+        forest.fit(CONFIG, "all", 0, 0, tmp_path / "plain.parquet", survey / "split.parquet", tmp_path / "m.joblib",
+                   tmp_path / "s.parquet")
+    split = pd.read_parquet(survey / "split.parquet").iloc[::-1]
+    split.to_parquet(tmp_path / "split.parquet")
+    with pytest.raises(ConfigError, match="rebuild"):
+        forest.fit(CONFIG, "all", 0, 0, survey / "features.parquet", tmp_path / "split.parquet",
+                   tmp_path / "m.joblib", tmp_path / "s.parquet")

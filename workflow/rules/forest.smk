@@ -1,0 +1,72 @@
+# The classic baseline: light-curve features + balanced random forest, in the deep models' tables (model "forest",
+# init "scratch"). Its paths match the generic finetune/evaluate rules too: the rule order sends them here.
+FOREST = "forest/scratch/n{n_per_class}/f{fold}/s{seed}"
+
+
+ruleorder: train_forest > finetune
+ruleorder: evaluate_forest > evaluate
+
+
+rule features:
+    input:
+        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+    output:
+        f"{RESULTS}/{{dataset}}/features.parquet",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/features.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/features.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../../scripts/features.py"
+
+
+rule train_forest:
+    input:
+        features=f"{RESULTS}/{{dataset}}/features.parquet",
+        split=f"{RESULTS}/{{dataset}}/split.parquet",
+    output:
+        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/model.joblib",
+        split=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/split.parquet",
+    params:
+        settings={k: config["train"][k] for k in ("split_seed", "forest")},
+    log:
+        f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST}/train_forest.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/finetune/{FOREST}/train_forest.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../../scripts/train_forest.py"
+
+
+rule evaluate_forest:
+    input:
+        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/model.joblib",
+        features=f"{RESULTS}/{{dataset}}/features.parquet",
+        split=f"{RESULTS}/{{dataset}}/split.parquet",
+        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+    output:
+        predictions=f"{RESULTS}/{{dataset}}/evaluate/{FOREST}/predictions.parquet",
+        metrics=f"{RESULTS}/{{dataset}}/evaluate/{FOREST}/metrics.json",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST}/evaluate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/finetune/{FOREST}/evaluate.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../../scripts/evaluate_forest.py"
