@@ -3,10 +3,11 @@ package, colours and point counts, one row per object.
 
 Per band (columns ``<feature>_<band>``), on the store's values (magnitudes or fluxes): amplitude, inter-percentile
 ranges, magnitude percentage ratios, mean, median, weighted mean, standard deviation, skew, kurtosis, beyond 1 and
-2 std, Stetson K, eta, eta_e, linear trend, reduced chi2, maximum slope, cusum; the periods and signal-to-noise of the
-two highest Lomb-Scargle peaks (periods of 0.04 d and up); and a Bazin fit, on fluxes: a magnitude store's magnitudes are turned into fluxes at
-zero point ``ZERO_POINT`` for it (the fit's shape parameters do not depend on the zero point). Times are counted
-from each object's first observation, so the Bazin reference time is days since then.
+2 std, Stetson K, eta, eta_e, linear trend, reduced chi2, maximum slope, cusum; the periods and signal-to-noise of
+the two highest Lomb-Scargle peaks (periods of 0.04 d and up); and a Bazin fit, on fluxes: a magnitude store's
+magnitudes are turned into fluxes at zero point ``ZERO_POINT`` for it (the fit's shape parameters do not depend on
+the zero point). Times are counted from each object's first observation, so the Bazin reference time is days since
+then.
 
 Per object: ``n_points_<band>``, and the colour of each pair of adjacent bands in the store's band order,
 ``colour_<a>_<b>``: the difference of the bands' mean magnitudes, or for a flux store -2.5 log10 of the ratio of
@@ -51,17 +52,18 @@ def _statistics() -> lc.Extractor:
 
 
 # (extractor, fewest points it is run on, on fluxes): the periodogram panics on fewer than two points.
-EXTRACTORS = ((_statistics(), 1, False), (lc.Periodogram(peaks=PERIODOGRAM_PEAKS, freqs=FREQUENCIES, fast=True), 2, False),
+EXTRACTORS = ((_statistics(), 1, False),
+              (lc.Periodogram(peaks=PERIODOGRAM_PEAKS, freqs=FREQUENCIES, fast=True), 2, False),
               (lc.BazinFit("lmsder"), 6, True))
-MEAN = EXTRACTORS[0][0].names.index("mean")  # the first extractor's columns come first
-SETTINGS = {"features": [name for e, _, _ in EXTRACTORS for name in e.names], "zero_point": ZERO_POINT,
+NAMES = [name for e, _, _ in EXTRACTORS for name in e.names]  # per band, in table order
+MEAN = NAMES.index("mean")
+SETTINGS = {"features": NAMES, "zero_point": ZERO_POINT, "periodogram_max_freq": FREQUENCIES[-1],
             "light_curve": lc.__version__}
 
 
 def columns(bands: list[str]) -> list[str]:
     """The feature columns of a store with these bands, in table order."""
-    per_band = [name for e, _, _ in EXTRACTORS for name in e.names] + ["n_points"]
-    return ([f"{name}_{band}" for name in per_band for band in bands]
+    return ([f"{name}_{band}" for name in [*NAMES, "n_points"] for band in bands]
             + [f"colour_{a}_{b}" for a, b in itertools.pairwise(bands)])
 
 
@@ -95,30 +97,37 @@ def usable(ragged: Ragged) -> Ragged:
     return ragged.where(keep)
 
 
-def _block(ragged: Ragged, quantity: str, n_jobs: int) -> np.ndarray:
-    """Features of a few objects: each band of each object is one light curve for the package."""
+def band_curves(ragged: Ragged, quantity: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Every band of every object as one light curve (row ``object * n_bands + band``): the rows' starts and sizes
+    in the returned arrays, times since the object's first observation, and (value, error) pairs as given (key
+    False) and as fluxes (key True) for the extractors that fit fluxes."""
     n_bands = max(len(ragged.bands), 1)
     singles = band_objects(ragged)
-    sizes = singles.row_size
+    nonempty = ragged.row_size > 0
     first = np.zeros(len(ragged))
-    first[ragged.row_size > 0] = ragged.time[ragged.offset[ragged.row_size > 0]]
+    first[nonempty] = ragged.time[ragged.offset[nonempty]]
     time = singles.time - first[singles.owner // n_bands]
     value, error = singles.value.astype(np.float64), singles.error.astype(np.float64)
     flux, flux_error = value, error
     if quantity == "mag":
         flux = 10.0 ** (-0.4 * (value - ZERO_POINT))
         flux_error = flux * 0.4 * np.log(10.0) * error
+    return singles.offset, singles.row_size, time, {False: (value, error), True: (flux, flux_error)}
+
+
+def _block(ragged: Ragged, quantity: str, n_jobs: int) -> np.ndarray:
+    """Features of a few objects, each band of each object one light curve for the package."""
+    starts, sizes, time, values = band_curves(ragged, quantity)
     parts = []
     for extractor, fewest, on_flux in EXTRACTORS:
         out = np.full((len(sizes), len(extractor.names)), np.nan)
         rows = np.flatnonzero(sizes >= fewest)
         if len(rows):
-            lists = _lists(singles.offset[rows], sizes[rows], time, *((flux, flux_error) if on_flux else
-                                                                       (value, error)))
+            lists = _lists(starts[rows], sizes[rows], time, *values[on_flux])
             out[rows] = extractor.many(lists, arrow_fields=FIELDS, fill_value=np.nan, n_jobs=n_jobs)
         parts.append(out)
     parts.append(sizes[:, None].astype(np.float64))
-    per_band = np.concatenate(parts, axis=1).reshape(len(ragged), n_bands, -1)
+    per_band = np.concatenate(parts, axis=1).reshape(len(ragged), max(len(ragged.bands), 1), -1)
     mean = per_band[:, :, MEAN]
     per_band = per_band.transpose(0, 2, 1).reshape(len(ragged), -1)  # feature-major: amplitude_B, amplitude_R, ...
     return np.concatenate([per_band, _colours(mean, quantity)], axis=1)

@@ -34,7 +34,7 @@ rule train_forest:
         model=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/model.joblib",
         split=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/split.parquet",
     params:
-        settings={k: config["train"][k] for k in ("split_seed", "forest")},
+        settings={"split_seed": config["train"]["split_seed"], "forest": config["train"].get("forest", {})},
     log:
         f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST}/train_forest.log",
     benchmark:
