@@ -95,7 +95,9 @@ def fit(config: dict, n_per_class: str, fold: int, seed: int, features_path: str
 def _log_imputed(imputed: dict[str, int], n: int) -> None:
     filled = {k: v for k, v in imputed.items() if v}
     if filled:
-        log.info("imputed values of %d objects: %s", n, ", ".join(f"{k} {v}" for k, v in filled.items()))
+        most = max(filled, key=filled.get)
+        log.info("%d missing or non-finite feature values of %d objects imputed, in %d of %d columns (most: %s, %d)",
+                 sum(filled.values()), n, len(filled), len(imputed), most, filled[most])
 
 
 def load(model_path: str | Path) -> tuple[BalancedRandomForestClassifier, dict]:
