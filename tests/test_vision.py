@@ -15,7 +15,10 @@ import torch.nn.functional as F
 from astroflow.errors import ConfigError
 from astroflow.models.vision import PRESETS, ImageClassifier, load_pretrained, timm_kwargs
 from astroflow.ragged import Ragged
+from astroflow.train.inference import predict_proba
 from astroflow.train.inputs import Images, plot_augment
+from astroflow.train.tasks import Classification
+from astroflow.train.trainer import TrainConfig, Trainer
 
 SIZE = 32
 
@@ -134,7 +137,8 @@ def test_images_refuse_unknown_settings():
 
 
 def save_donor(tmp_path, name, n_classes, image_size, kind="safetensors"):
-    """A timm model of preset ``name``'s architecture with another head, saved as a local weights file."""
+    """A timm model of preset ``name``'s architecture with another head, saved as a local weights file: timm's
+    safetensors, or a torch checkpoint laid out as the trainer writes an ImageClassifier's."""
     config = replace(PRESETS[name], image_size=image_size)
     torch.manual_seed(1)
     donor = timm.create_model(config.architecture, pretrained=False, num_classes=n_classes, **timm_kwargs(config))
@@ -142,7 +146,7 @@ def save_donor(tmp_path, name, n_classes, image_size, kind="safetensors"):
     if kind == "safetensors":
         safetensors.torch.save_file(donor.state_dict(), path)
     else:
-        torch.save({"state_dict": {f"module.{k}": v for k, v in donor.state_dict().items()}}, path)
+        torch.save({"model": {f"backbone.{k}": v for k, v in donor.state_dict().items()}, "step": 3}, path)
     return donor.state_dict(), path
 
 
@@ -179,3 +183,20 @@ def test_load_pretrained_errors_name_the_file(tmp_path):
     _, other = save_donor(tmp_path, "swinv2-micro", n_classes=2, image_size=SIZE)
     with pytest.raises(ConfigError, match="donor.safetensors"):
         load_pretrained(model, other)
+    unrelated = tmp_path / "unrelated.pt"
+    torch.save({"encoder.weight": torch.zeros(3)}, unrelated)
+    with pytest.raises(ConfigError, match="unrelated.pt holds none of the weights"):
+        load_pretrained(model, unrelated)
+
+
+def test_trainer_fits_an_image_classifier_and_predicts_every_object(tmp_path):
+    curves = light_curves(12)
+    settings = {"size": SIZE}
+    task = Classification(Images(curves, np.arange(8), settings), Images(curves, np.arange(8, 12), settings,
+                                                                                 augment=False), batch_size=8)
+    model = micro("swinv2-micro")
+    config = TrainConfig(max_steps=6, batch_size=8, warmup_steps=2, eval_every=3, checkpoint_every=3, layer_decay=0.8)
+    Trainer(config, tmp_path).fit(model, task)
+    probs = predict_proba(model, Images(curves, np.arange(12), settings, augment=False), batch_size=5)
+    assert probs.shape == (12, 2) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert (tmp_path / "last.pt").exists()

@@ -21,7 +21,7 @@ from astroflow.errors import ConfigError, DownloadError
 from astroflow.represent.images import LAYOUTS
 
 log = logging.getLogger("astroflow.models.vision")
-PRETRAINED_KEY = "pretrained"  # the config key load_pretrained's errors name
+PRETRAINED_KEY = "train.image_weights"  # the config key load_pretrained's errors name
 
 
 @dataclass
@@ -39,7 +39,7 @@ class VisionConfig:
     patch_size: int | None = None
     drop_path_rate: float = 0.1
     n_classes: int = 0
-    n_bands: int = 1
+    n_bands: int = 1  # drawn by the renderer; the model reads any image
 
 
 def timm_kwargs(config: VisionConfig) -> dict:
@@ -96,16 +96,18 @@ class ImageClassifier(nn.Module):
 
 def read_weights(path: Path) -> dict[str, Tensor]:
     """The state dict in a safetensors file or a torch checkpoint (loaded with weights_only=True; a ``state_dict``
-    or ``model`` entry is unwrapped, a ``module.`` prefix dropped)."""
+    or ``model`` entry is unwrapped, a ``module.`` prefix dropped, and the ``backbone.`` prefix of an
+    ImageClassifier's own checkpoint, e.g. the trainer's, so a model trained elsewhere can start another)."""
     if not path.is_file():
         raise ConfigError(PRETRAINED_KEY, f"weights file {path} does not exist: give the path of a safetensors or "
-                                          "timm checkpoint file, 'hub' (needs a network) or 'none' to train from "
-                                          "scratch")
+                                          "timm checkpoint file, or 'hub' (needs a network); models not named there "
+                                          "train from scratch")
     try:
-        return timm.models.load_state_dict(str(path), weights_only=True)
+        state = timm.models.load_state_dict(str(path), weights_only=True)
     except Exception as error:  # torch.load raises whatever its unpickler meets in a damaged file
         raise ConfigError(PRETRAINED_KEY, f"weights file {path} is neither a safetensors file nor a torch "
                                           f"checkpoint of a state dict ({error})") from error
+    return {k.removeprefix("backbone."): v for k, v in state.items()}
 
 
 def load_pretrained(model: ImageClassifier, source: str | Path) -> None:
