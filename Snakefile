@@ -19,6 +19,8 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/represent.smk"
+include: "workflow/rules/forest.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import safetensors.torch
 import torch
 import xarray as xr
 from snakemake.utils import validate
 
+from astroflow import models
 from astroflow.clean import clean
 from astroflow.cli import main
 from astroflow.errors import ConfigError
@@ -103,7 +105,8 @@ def test_evaluate_writes_predictions_and_metrics(survey):
     assert metrics["accuracy"] == pytest.approx((pred["label"] == pred["pred"]).mean())
 
 
-@pytest.mark.parametrize("model", ["astromoe-tiny", "multiband-perband-tiny", "multiband-joint-tiny", "rnn", "cnn"])
+@pytest.mark.parametrize("model", ["astromoe-tiny", "multiband-perband-tiny", "multiband-joint-tiny", "rnn", "cnn",
+                                   "vit-micro-stacked", "swinv2-micro-grid"])
 def test_multiband_models_and_classifiers_train_on_every_band(survey, model):
     root, _ = survey
     out = finetuned(survey, "scratch", "3", model=model)
@@ -124,6 +127,28 @@ def test_encode_writes_embeddings_of_every_object(survey, tmp_path):
 def test_classifiers_have_no_pretrained_encoder_to_start_from(survey):
     with pytest.raises(ConfigError, match="no pretrained encoder"):
         finetuned(survey, "pretrained", "3", model="rnn")
+
+
+def test_image_models_start_from_a_local_weights_file(survey, tmp_path):
+    root, config = survey
+    torch.manual_seed(1)
+    donor = models.build("vit-micro", n_classes=1000)
+    safetensors.torch.save_file(donor.backbone.state_dict(), tmp_path / "w.safetensors")
+    out = tmp_path / "ft"
+    out.mkdir()
+    stages.finetune(config, "sim", "vit-micro", "pretrained", "3", 0, 0, root / "s.zarr", root / "split.parquet",
+                    tmp_path / "w.safetensors", out / "model.pt", out / "split.parquet", out / "metrics.csv",
+                    out / "work")
+    tuned, meta = artifacts.load_model(out / "model.pt")
+    assert meta["init"] == "pretrained" and meta["image"]["layout"] == "overlay" and meta["image"]["size"] == 64
+    assert tuned.backbone.head.out_features == len(CLASSES)
+    with pytest.raises(ConfigError, match="image_weights"):
+        stages.finetune(config, "sim", "vit-micro", "pretrained", "3", 0, 0, root / "s.zarr", root / "split.parquet",
+                        None, out / "model.pt", out / "split.parquet", out / "metrics.csv", out / "work")
+    with pytest.raises(ConfigError, match="missing.safetensors"):
+        stages.finetune(config, "sim", "vit-micro", "pretrained", "3", 0, 0, root / "s.zarr", root / "split.parquet",
+                        tmp_path / "missing.safetensors", out / "model.pt", out / "split.parquet",
+                        out / "metrics.csv", out / "work")
 
 
 def test_too_few_labelled_objects_is_a_config_error(survey):

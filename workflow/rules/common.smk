@@ -1,5 +1,7 @@
+import re
 from pathlib import Path
 
+from astroflow import models
 from astroflow.datasets import resolve
 from astroflow.represent.materialize import NAMES as REPRESENTATIONS
 from astroflow.workflow import export_pythonpath
@@ -48,18 +50,46 @@ FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
 FINETUNED = f"finetune/{FINETUNED_NAME}"
 
 
-def pretrained_input(wildcards):
-    """The pretrained encoder a fine-tuning run starts from (none from scratch)."""
+FOREST = "forest"  # the light-curve features + balanced random forest baseline (rules in forest.smk)
+TORCH_MODELS = "|".join(re.escape(name) for name in models.names())  # the models of the PyTorch rules
+
+
+def model_kind(name):
+    """encoder (pretrained, then fine-tuned), classifier (trained as it is) or forest."""
+    return FOREST if name == FOREST else models.kind(name)
+
+
+def inits(model):
+    """How a model's training starts: an encoder's configured inits; other models from scratch, and image models
+    also from pretrained image weights when train.image_weights names some and train.init has pretrained."""
+    t = config["train"]
+    if model_kind(model) == "encoder":
+        return t["init"]
+    if model in t["image_weights"] and "pretrained" in t["init"]:
+        return ["scratch", "pretrained"]
+    return ["scratch"]
+
+
+def pretrained_source(wildcards):
+    """What a fine-tuning run starts from: the pretrained encoder, image weights (a file, or hub), or nothing."""
     if wildcards.init == "scratch":
-        return []
+        return ""
+    if model_kind(wildcards.model) == "classifier":
+        return config["train"]["image_weights"].get(wildcards.model, "")
     return f"{RESULTS}/{wildcards.dataset}/pretrain/{wildcards.model}/s{wildcards.seed}/model.pt"
+
+
+def pretrained_input(wildcards):
+    """The file a fine-tuning run starts from (none from scratch or from the hub)."""
+    source = pretrained_source(wildcards)
+    return [] if source in ("", "hub") else source
 
 
 def evaluation_targets(dataset):
     """Test metrics of every configured model, initialisation, labelled-set size, fold and seed."""
     t = config["train"]
     return [f"{RESULTS}/{dataset}/evaluate/{m}/{i}/n{n}/f{f}/s{s}/metrics.json" for m in t["models"]
-            for i in t["init"] for n in t["n_per_class"] for f in range(t["folds"]) for s in t["seeds"]]
+            for i in inits(m) for n in t["n_per_class"] for f in range(t["folds"]) for s in t["seeds"]]
 
 
 def all_targets():
@@ -68,5 +98,5 @@ def all_targets():
         targets.append(f"{RESULTS}/{d}/lightcurves.zarr")
         targets += [f"{RESULTS}/{d}/represent/{r}.zarr" for r in config["represent"]["materialize"]]
         targets += [f"{RESULTS}/{d}/figures/examples_{r}.png" for r in config["represent"]["figures"]]
-        targets += evaluation_targets(d)
+        targets.append(f"{RESULTS}/{d}/report/comparison.csv")
     return targets

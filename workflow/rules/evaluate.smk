@@ -10,6 +10,8 @@ rule evaluate:
         f"{RESULTS}/logs/{{dataset}}/{FINETUNED}/evaluate.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{dataset}}/{FINETUNED}/evaluate.tsv"
+    wildcard_constraints:
+        model=TORCH_MODELS,
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -28,6 +30,8 @@ rule predict:
         f"{RESULTS}/{{dataset}}/predict/{{source}}/{FINETUNED_NAME}.parquet",
     log:
         f"{RESULTS}/logs/{{dataset}}/predict/{{source}}/{FINETUNED_NAME}.log",
+    wildcard_constraints:
+        model=TORCH_MODELS,
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

@@ -9,11 +9,14 @@ rule finetune:
         metrics=f"{RESULTS}/{{dataset}}/{FINETUNED}/metrics.csv",
     params:
         workdir=f"{RESULTS}/{{dataset}}/checkpoints/{FINETUNED}",
+        pretrained=pretrained_source,
         settings={k: config["train"][k] for k in TRAIN_SETTINGS + ("finetune",)},
     log:
         f"{RESULTS}/logs/{{dataset}}/{FINETUNED}/finetune.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{dataset}}/{FINETUNED}/finetune.tsv"
+    wildcard_constraints:
+        model=TORCH_MODELS,
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

@@ -1,10 +1,6 @@
 # The classic baseline: light-curve features + balanced random forest, in the deep models' tables (model "forest",
-# init "scratch"). Its paths match the generic finetune/evaluate rules too: the rule order sends them here.
-FOREST = "forest/scratch/n{n_per_class}/f{fold}/s{seed}"
-
-
-ruleorder: train_forest > finetune
-ruleorder: evaluate_forest > evaluate
+# init "scratch"); the PyTorch rules take the other models (common.smk TORCH_MODELS).
+FOREST_RUN = f"{FOREST}/scratch/n{{n_per_class}}/f{{fold}}/s{{seed}}"
 
 
 rule features:
@@ -31,14 +27,14 @@ rule train_forest:
         features=f"{RESULTS}/{{dataset}}/features.parquet",
         split=f"{RESULTS}/{{dataset}}/split.parquet",
     output:
-        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/model.joblib",
-        split=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/split.parquet",
+        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.joblib",
+        split=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/split.parquet",
     params:
-        settings={"split_seed": config["train"]["split_seed"], "forest": config["train"].get("forest", {})},
+        settings={"split_seed": config["train"]["split_seed"], "forest": config["train"]["forest"]},
     log:
-        f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST}/train_forest.log",
+        f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST_RUN}/train_forest.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{dataset}}/finetune/{FOREST}/train_forest.tsv"
+        f"{RESULTS}/benchmarks/{{dataset}}/finetune/{FOREST_RUN}/train_forest.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -51,17 +47,17 @@ rule train_forest:
 
 rule evaluate_forest:
     input:
-        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST}/model.joblib",
+        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.joblib",
         features=f"{RESULTS}/{{dataset}}/features.parquet",
         split=f"{RESULTS}/{{dataset}}/split.parquet",
         store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
     output:
-        predictions=f"{RESULTS}/{{dataset}}/evaluate/{FOREST}/predictions.parquet",
-        metrics=f"{RESULTS}/{{dataset}}/evaluate/{FOREST}/metrics.json",
+        predictions=f"{RESULTS}/{{dataset}}/evaluate/{FOREST_RUN}/predictions.parquet",
+        metrics=f"{RESULTS}/{{dataset}}/evaluate/{FOREST_RUN}/metrics.json",
     log:
-        f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST}/evaluate.log",
+        f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST_RUN}/evaluate.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{dataset}}/finetune/{FOREST}/evaluate.tsv"
+        f"{RESULTS}/benchmarks/{{dataset}}/finetune/{FOREST_RUN}/evaluate.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

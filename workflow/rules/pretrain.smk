@@ -30,6 +30,8 @@ rule pretrain:
         f"{RESULTS}/logs/{{dataset}}/pretrain/{{model}}_s{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{dataset}}/pretrain/{{model}}_s{{seed}}.tsv"
+    wildcard_constraints:
+        model=TORCH_MODELS,
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -51,6 +53,8 @@ rule encode:
         f"{RESULTS}/logs/{{dataset}}/encode/{{model}}_s{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{dataset}}/encode/{{model}}_s{{seed}}.tsv"
+    wildcard_constraints:
+        model=TORCH_MODELS,
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

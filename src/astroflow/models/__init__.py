@@ -14,7 +14,7 @@ from dataclasses import fields, replace
 from torch import nn
 
 from astroflow.errors import ConfigError
-from astroflow.models import cnn, rnn
+from astroflow.models import cnn, rnn, vision
 from astroflow.models.astromer import ASTROMER1, ASTROMER2, TINY, Astromer, AstromerConfig
 from astroflow.models.moe import AstroMoE, AstroMoEConfig
 from astroflow.models.multiband import JointEncoder, PerBandConfig, PerBandFusion
@@ -41,6 +41,7 @@ PRESETS: dict[str, tuple[type[nn.Module], AstromerConfig]] = {
 CLASSIFIERS: dict[str, tuple[type[nn.Module], object]] = {
     **{name: (rnn.DtDmGRU, config) for name, config in rnn.PRESETS.items()},
     **{name: (cnn.DtDmCNN, config) for name, config in cnn.PRESETS.items()},
+    **{name: (vision.ImageClassifier, config) for name, config in vision.PRESETS.items()},
 }
 
 

@@ -24,7 +24,7 @@ from astroflow.errors import ConfigError, InputError
 from astroflow.store import LightCurveStore
 from astroflow.train.data import labelled_subset, parse_n_per_class
 from astroflow.train.metrics import classification_metrics, predictions_table
-from astroflow.train.stages import RUN_KEYS, _roles
+from astroflow.train.stages import RUN_KEYS, roles
 
 log = logging.getLogger("astroflow.train")
 META_KEY = b"astroflow"  # the features table's schema metadata: bands, classes, quantity, provenance
@@ -64,7 +64,7 @@ def fit(config: dict, n_per_class: str, fold: int, seed: int, features_path: str
     """Train a balanced random forest (train.forest settings, seeded by ``seed``) on ``n_per_class`` labelled pool
     objects of each class (fold ``fold``'s draw); write it with what scores it, and the objects it learnt from."""
     train = config["train"]
-    section = train.get("forest", {})
+    section = train["forest"]
     table, info = read_features(features_path)
     split = pd.read_parquet(split_path)
     _aligned(table, split["object_id"], features_path, split_path)
@@ -124,7 +124,7 @@ def evaluate(model_path: str | Path, features_path: str | Path, split_path: str 
     store = LightCurveStore(store_path)
     if meta["class_names"] != store.class_names:
         raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")
-    role = _roles(store, split_path)
+    role = roles(store, split_path)
     table, _ = read_features(features_path)
     _aligned(table, store.objects["object_id"], features_path, store_path)
     label = store.objects["label"].to_numpy()

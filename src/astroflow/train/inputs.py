@@ -16,6 +16,7 @@ from astroflow import models
 from astroflow.errors import ConfigError
 from astroflow.models.cnn import CNNConfig
 from astroflow.models.rnn import RNNConfig
+from astroflow.models.vision import VisionConfig
 from astroflow.ragged import Ragged
 from astroflow.represent.dtdm import dtdm_cnn, dtdm_rnn, subsample
 from astroflow.represent.images import render_lightcurves
@@ -129,4 +130,6 @@ def model_inputs(ragged: Ragged, index: np.ndarray, meta: dict, augment: bool = 
     if models.kind(meta["model"]) == "encoder":
         return Windows(ragged, index, meta["window"], meta["band"])
     config = models.model_config(meta["model"], **meta["overrides"])
+    if isinstance(config, VisionConfig):
+        return Images(ragged, index, meta["image"], augment, magnitudes=meta["quantity"] == "mag")
     return DtDm(ragged, index, config, augment)

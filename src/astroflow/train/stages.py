@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
+from torch import nn
 
 from astroflow import models
 from astroflow.datasets import resolve
 from astroflow.errors import ConfigError
 from astroflow.models.multiband import PerBandFusion
+from astroflow.models.vision import ImageClassifier, VisionConfig, load_pretrained
 from astroflow.store import LightCurveStore, atomic_path, consolidate
 from astroflow.train import artifacts
 from astroflow.train.data import (
@@ -42,7 +44,6 @@ from astroflow.train.trainer import TrainConfig, Trainer, fingerprint, model_dev
 
 log = logging.getLogger("astroflow.train")
 INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
-CLASSIFIER_INITS = ("scratch",)  # classifiers (models.kind) have no pretrained encoder
 PRETRAININGS = ("joint", "independent")  # of a per-band multiband model: all of it at once, or band encoders alone
 RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed")  # what a classifier's metrics say it came from
 
@@ -53,16 +54,20 @@ def train_config(section: dict, seed: int) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in section.items() if k in known}, seed=seed)
 
 
-def model_meta(train: dict, name: str, store: LightCurveStore) -> dict:
+def model_meta(train: dict, name: str, store: LightCurveStore, image: dict | None = None) -> dict:
     """What builds the model for this store: preset, its settings (band count from the store for multiband
-    presets; band and class counts for classifiers), the band its windows take (None: all bands merged) and, for
-    multiband encoders, the band sampling."""
+    presets; band and class counts for classifiers), the band its windows take (None: all bands merged), for
+    multiband encoders the band sampling, for image models how images are drawn (``image``: represent.image
+    settings; layout and size are the model's)."""
     overrides = dict(train.get("model_overrides", {}).get(name, {}))
     preset = models.model_config(name, **overrides)
     if models.kind(name) == "classifier":
         overrides |= {"n_bands": len(store.bands), "n_classes": len(store.class_names)}
-        return {"model": name, "overrides": overrides, "bands": list(store.bands), "band": None,
+        meta = {"model": name, "overrides": overrides, "bands": list(store.bands), "band": None,
                 "quantity": store.quantity}
+        if isinstance(preset, VisionConfig):
+            meta["image"] = {**(image or {}), "layout": preset.layout, "size": preset.image_size}
+        return meta
     multiband = preset.n_bands > 0
     if multiband:
         overrides["n_bands"] = len(store.bands)
@@ -99,7 +104,8 @@ def make_split(config: dict, store_path: str | Path, out: str | Path) -> None:
     log.info("%d test objects, %d in the pool", int((table.role == "test").sum()), int((table.role == "pool").sum()))
 
 
-def _roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
+def roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
+    """Each store object's role in the split file (test or pool), checked to list the same objects."""
     split = pd.read_parquet(split_path)
     if not np.array_equal(split["object_id"].to_numpy(dtype=str), store.objects["object_id"].to_numpy(dtype=str)):
         raise ConfigError("train", f"{split_path} does not list the objects of {store.path}: rebuild it")
@@ -141,7 +147,7 @@ def pretrain(config: dict, dataset: str, model: str, seed: int, store_path: str 
     use_threads(threads)
     train = config["train"]
     store = LightCurveStore(store_path)
-    role = _roles(store, split_path)
+    role = roles(store, split_path)
     meta = {**model_meta(train, model, store), "kind": "encoder", "clean": _cleaning(config, dataset)}
     ragged = sample_bands(store.load(), meta)
     pool = usable(ragged, np.flatnonzero(role == "pool"), meta, "pool")
@@ -212,12 +218,15 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
         raise ConfigError("train.init", f"{init!r} is not one of {INITS}")
     train = config["train"]
     store = LightCurveStore(store_path)
-    role = _roles(store, split_path)
+    role = roles(store, split_path)
     section = train["finetune"]
     torch.manual_seed(seed)
-    if models.kind(model) == "classifier" and init not in CLASSIFIER_INITS:
-        raise ConfigError("train.init", f"{model} has no pretrained encoder: it trains from {CLASSIFIER_INITS}")
-    if init == "scratch":
+    if models.kind(model) == "classifier":
+        meta = model_meta(train, model, store, config["represent"]["image"])
+        encoder = models.build(model, **meta["overrides"])
+        if init != "scratch":
+            start_from_image_weights(encoder, model, init, pretrained)
+    elif init == "scratch":
         meta = model_meta(train, model, store)
         encoder = models.build(model, **meta["overrides"])
     else:
@@ -250,12 +259,25 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
     finish(trainer, out_metrics)
 
 
+def start_from_image_weights(model: nn.Module, name: str, init: str, source: str | Path | None) -> None:
+    """Load the pretrained image weights (a file, or hub) an image model's ``pretrained`` init starts from; the other
+    classifiers have no pretrained encoder and train from scratch only."""
+    image = isinstance(model, ImageClassifier)
+    if not image or init != "pretrained":
+        raise ConfigError("train.init", f"{name} has no pretrained encoder: it trains from scratch"
+                          + (" or pretrained image weights" if image else "") + f", not {init!r}")
+    if not source:
+        raise ConfigError("train.image_weights", f"no pretrained weights for {name}: name a weights file (or hub) "
+                          "for it in train.image_weights")
+    load_pretrained(model, source)
+
+
 def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | Path, out_predictions: str | Path,
              out_metrics: str | Path, batch_size: int = 256, threads: int | None = None) -> None:
     """Class probabilities of every test object, and the scores (metrics.classification_metrics)."""
     use_threads(threads)
     store = LightCurveStore(store_path)
-    role = _roles(store, split_path)
+    role = roles(store, split_path)
     classifier, meta = artifacts.load_model(model_path)
     if meta["class_names"] != store.class_names:
         raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")

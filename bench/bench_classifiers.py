@@ -1,0 +1,83 @@
+"""Training and inference throughput of every classifier on the CPU (or GPU when present), in objects/s.
+
+Each model runs as the finetune and evaluate stages run it: its own input source (windows, dt/dm sequences or
+images rendered on the fly, astroflow.train.inputs) feeding astroflow.train.Trainer for a fixed number of steps,
+then predict_proba over every object (all windows of an object for the transformers). The reference in the same
+run is astromer-tiny, the workflow's default transformer; ratios are against it.
+
+    python bench/bench_classifiers.py [--models astromer-tiny rnn cnn vit-micro swinv2-micro] [--steps 20]
+        [--batch 64] [--threads 2] [--objects 100]
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from astroflow import models
+from astroflow.clean import clean
+from astroflow.sources.simulate import CLASSES, simulate_survey
+from astroflow.store import LightCurveStore, write_store
+from astroflow.train import artifacts
+from astroflow.train.inference import predict_proba
+from astroflow.train.inputs import model_inputs
+from astroflow.train.stages import model_meta
+from astroflow.train.tasks import Classification
+from astroflow.train.trainer import TrainConfig, Trainer
+
+REFERENCE = "astromer-tiny"
+
+
+def measure(name: str, store: LightCurveStore, ragged, args: argparse.Namespace, workdir: str) -> tuple[float, ...]:
+    """(training objects/s, inference objects/s, share of training time spent building inputs)."""
+    meta = model_meta({"image": {}}, name, store) | {"class_names": store.class_names, "head": "layers",
+                                                     "head_hidden": [256, 128]}
+    torch.manual_seed(0)
+    model = artifacts.build_classifier(models.build(name, **meta["overrides"]), meta)
+    index = np.arange(len(ragged))
+    train = model_inputs(ragged, index, meta, augment=True)
+    task = Classification(train, model_inputs(ragged, index[:64], meta), args.batch)
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        task.batch(rng)
+    inputs_s = time.perf_counter() - start
+    config = TrainConfig(max_steps=args.steps, batch_size=args.batch, eval_every=10**9, checkpoint_every=10**9)
+    trainer = Trainer(config, f"{workdir}/{name}")
+    start = time.perf_counter()
+    trainer.fit(model, task)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    predict_proba(model, model_inputs(ragged, index, meta), 256, trainer.device)
+    infer_s = time.perf_counter() - start
+    return args.steps * args.batch / train_s, len(index) / infer_s, inputs_s / train_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=[REFERENCE, "rnn", "cnn", "vit-micro", "swinv2-micro"])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--objects", type=int, default=100, help="simulated objects per class")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    names = [REFERENCE] + [m for m in args.models if m != REFERENCE]
+    with tempfile.TemporaryDirectory() as tmp:
+        write_store(clean(simulate_survey(args.objects, seed=0))[0], f"{tmp}/s.zarr", class_names=list(CLASSES))
+        store = LightCurveStore(f"{tmp}/s.zarr")
+        ragged = store.load()
+        rates = {name: measure(name, store, ragged, args, tmp) for name in names}
+    print(f"{len(ragged)} simulated light curves (MACHO-like B, R), batch {args.batch}, {args.steps} steps, "
+          f"{args.threads} thread(s), {'cuda' if torch.cuda.is_available() else 'cpu'}")
+    print(f"{'model':22} {'train obj/s':>12} {'x ref':>7} {'inputs share':>13} {'infer obj/s':>12} {'x ref':>7}")
+    ref_train, ref_infer, _ = rates[REFERENCE]
+    for name, (train, infer, share) in rates.items():
+        print(f"{name:22} {train:12.0f} {train / ref_train:7.2f} {share:13.0%} {infer:12.0f} {infer / ref_infer:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
