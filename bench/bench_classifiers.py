@@ -2,10 +2,12 @@
 
 Each model runs as the finetune and evaluate stages run it: its own input source (windows, dt/dm sequences or
 images rendered on the fly, astroflow.train.inputs) feeding astroflow.train.Trainer for a fixed number of steps,
-then predict_proba over every object (all windows of an object for the transformers). The reference in the same
-run is astromer-tiny, the workflow's default transformer; ratios are against it.
+then predict_proba over every object (all windows of an object for the transformers). The forest runs as its
+rules do: features of every object, then the fit (training) and the features plus prediction of every object
+(inference), both through astroflow.train.forest. The reference in the same run is astromer-tiny, the workflow's
+default transformer; ratios are against it.
 
-    python bench/bench_classifiers.py [--models astromer-tiny rnn cnn vit-micro swinv2-micro] [--steps 20]
+    python bench/bench_classifiers.py [--models astromer-tiny rnn cnn vit-micro swinv2-micro forest] [--steps 20]
         [--batch 64] [--threads 2] [--objects 100]
 """
 from __future__ import annotations
@@ -15,16 +17,16 @@ import tempfile
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 
 from astroflow import models
 from astroflow.clean import clean
 from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import LightCurveStore, write_store
-from astroflow.train import artifacts
+from astroflow.train import artifacts, forest, stages
 from astroflow.train.inference import predict_proba
 from astroflow.train.inputs import model_inputs
-from astroflow.train.stages import model_meta
 from astroflow.train.tasks import Classification
 from astroflow.train.trainer import TrainConfig, Trainer
 
@@ -33,7 +35,7 @@ REFERENCE = "astromer-tiny"
 
 def measure(name: str, store: LightCurveStore, ragged, args: argparse.Namespace, workdir: str) -> tuple[float, ...]:
     """(training objects/s, inference objects/s, share of training time spent building inputs)."""
-    meta = model_meta({"image": {}}, name, store) | {"class_names": store.class_names, "head": "layers",
+    meta = stages.model_meta({"image": {}}, name, store) | {"class_names": store.class_names, "head": "layers",
                                                      "head_hidden": [256, 128]}
     torch.manual_seed(0)
     model = artifacts.build_classifier(models.build(name, **meta["overrides"]), meta)
@@ -56,9 +58,32 @@ def measure(name: str, store: LightCurveStore, ragged, args: argparse.Namespace,
     return args.steps * args.batch / train_s, len(index) / infer_s, inputs_s / train_s
 
 
+def measure_forest(store_path: str, args: argparse.Namespace, workdir: str) -> tuple[float, ...]:
+    """(training objects/s, inference objects/s, share of training time spent on features) of the forest."""
+    config = {"train": {"split_seed": 0, "test_fraction": 0.2, "forest": {"n_estimators": 500}}}
+    stages.make_split(config, store_path, f"{workdir}/split.parquet")
+    start = time.perf_counter()
+    forest.features(store_path, f"{workdir}/features.parquet", threads=args.threads)
+    features_s = time.perf_counter() - start
+    start = time.perf_counter()
+    forest.fit(config, "all", 0, 0, f"{workdir}/features.parquet", f"{workdir}/split.parquet",
+               f"{workdir}/forest.joblib", f"{workdir}/forest_split.parquet", threads=args.threads)
+    fit_s = time.perf_counter() - start
+    model, meta = forest.load(f"{workdir}/forest.joblib")
+    table, _ = forest.read_features(f"{workdir}/features.parquet")
+    start = time.perf_counter()
+    forest.predict_proba(model, meta, table)
+    predict_s = time.perf_counter() - start
+    n_train = len(pd.read_parquet(f"{workdir}/forest_split.parquet"))
+    per_object = features_s / len(table)
+    return (n_train / (n_train * per_object + fit_s), len(table) / (features_s + predict_s),
+            n_train * per_object / (n_train * per_object + fit_s))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=[REFERENCE, "rnn", "cnn", "vit-micro", "swinv2-micro"])
+    parser.add_argument("--models", nargs="+",
+                        default=[REFERENCE, "rnn", "cnn", "vit-micro", "swinv2-micro", "forest"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
@@ -70,9 +95,11 @@ def main() -> None:
         write_store(clean(simulate_survey(args.objects, seed=0))[0], f"{tmp}/s.zarr", class_names=list(CLASSES))
         store = LightCurveStore(f"{tmp}/s.zarr")
         ragged = store.load()
-        rates = {name: measure(name, store, ragged, args, tmp) for name in names}
+        rates = {name: measure_forest(f"{tmp}/s.zarr", args, tmp) if name == "forest"
+                 else measure(name, store, ragged, args, tmp) for name in names}
     print(f"{len(ragged)} simulated light curves (MACHO-like B, R), batch {args.batch}, {args.steps} steps, "
           f"{args.threads} thread(s), {'cuda' if torch.cuda.is_available() else 'cpu'}")
+    print("inputs share: time spent building inputs (windows, sequences, images; features for the forest)")
     print(f"{'model':22} {'train obj/s':>12} {'x ref':>7} {'inputs share':>13} {'infer obj/s':>12} {'x ref':>7}")
     ref_train, ref_infer, _ = rates[REFERENCE]
     for name, (train, infer, share) in rates.items():
