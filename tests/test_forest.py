@@ -13,7 +13,7 @@ from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from astroflow.train import forest, stages
 from astroflow.train.data import labelled_subset
-from astroflow.train.metrics import classification_metrics, predictions_table
+from astroflow.train.metrics import RUN_KEYS, classification_metrics, predictions_table
 
 CONFIG = {"train": {"test_fraction": 0.2, "split_seed": 7, "forest": {"n_estimators": 100, "min_samples_leaf": 1}}}
 
@@ -57,7 +57,7 @@ def test_forest_beats_chance_in_the_evaluation_format(survey):
     assert list(pred.columns) == list(reference.columns) and (pred.dtypes == reference.dtypes).all()
     np.testing.assert_allclose(pred.filter(like="p_").sum(axis=1), 1, rtol=1e-5)
     metrics = json.loads((out / "metrics.json").read_text())
-    keys = [*stages.RUN_KEYS, *classification_metrics(np.array([0]), np.array([0]), list(CLASSES))]
+    keys = [*RUN_KEYS, *classification_metrics(np.array([0]), np.array([0]), list(CLASSES))]
     assert list(metrics) == keys
     assert (metrics["model"], metrics["init"], metrics["n_per_class"], metrics["fold"], metrics["seed"]) == (
         "forest", "scratch", "all", 0, 0)

@@ -23,8 +23,8 @@ from astroflow import provenance
 from astroflow.errors import ConfigError, InputError
 from astroflow.store import LightCurveStore
 from astroflow.train.data import labelled_subset, parse_n_per_class
-from astroflow.train.metrics import classification_metrics, predictions_table
-from astroflow.train.stages import RUN_KEYS, roles
+from astroflow.train.metrics import write_evaluation
+from astroflow.train.stages import roles
 
 log = logging.getLogger("astroflow.train")
 META_KEY = b"astroflow"  # the features table's schema metadata: bands, classes, quantity, provenance
@@ -133,8 +133,4 @@ def evaluate(model_path: str | Path, features_path: str | Path, split_path: str 
         raise ConfigError("train.test_fraction", f"no labelled test objects in {store_path}")
     probs = predict_proba(forest, meta, table.iloc[test])
     object_id = store.objects["object_id"].to_numpy(dtype=str)
-    predictions_table(object_id[test], label[test], probs, meta["class_names"]).to_parquet(out_predictions,
-                                                                                            index=False)
-    scores = classification_metrics(label[test], probs.argmax(axis=1), meta["class_names"])
-    Path(out_metrics).write_text(json.dumps({k: meta.get(k) for k in RUN_KEYS} | scores, indent=2))
-    log.info("macro-F1 %.3f, accuracy %.3f", scores["macro_f1"], scores["accuracy"])
+    write_evaluation(object_id[test], label[test], probs, meta, out_predictions, out_metrics)

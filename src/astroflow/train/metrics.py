@@ -1,9 +1,16 @@
 """Scores of a classifier on labelled objects, and the per-object predictions table."""
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+log = logging.getLogger("astroflow.train")
+RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed")  # what a classifier's metrics say it came from
 
 
 def predictions_table(object_id: np.ndarray, label: np.ndarray, probs: np.ndarray,
@@ -37,3 +44,14 @@ def classification_metrics(label: np.ndarray, pred: np.ndarray, class_names: lis
         "classes": list(class_names),
         "confusion_matrix": confusion_matrix(label, pred, labels=codes).tolist(),
     }
+
+
+def write_evaluation(object_id: np.ndarray, label: np.ndarray, probs: np.ndarray, meta: dict,
+                     out_predictions: str | Path, out_metrics: str | Path) -> dict:
+    """Write an evaluation as every model's evaluation is written: the predictions table, and metrics.json with the
+    run's RUN_KEYS from ``meta`` and the scores (classes ``meta["class_names"]``); returns the scores."""
+    predictions_table(object_id, label, probs, meta["class_names"]).to_parquet(out_predictions, index=False)
+    scores = classification_metrics(label, probs.argmax(axis=1), meta["class_names"])
+    Path(out_metrics).write_text(json.dumps({k: meta.get(k) for k in RUN_KEYS} | scores, indent=2))
+    log.info("macro-F1 %.3f, accuracy %.3f", scores["macro_f1"], scores["accuracy"])
+    return scores

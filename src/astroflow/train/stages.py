@@ -6,7 +6,6 @@ run's checkpoints live in a work folder beside its outputs, so a killed job resu
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
 import time
@@ -38,14 +37,13 @@ from astroflow.train.data import (
 )
 from astroflow.train.inference import embed, predict_proba
 from astroflow.train.inputs import model_inputs
-from astroflow.train.metrics import classification_metrics, predictions_table
+from astroflow.train.metrics import write_evaluation
 from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import TrainConfig, Trainer, fingerprint, model_device, use_threads
 
 log = logging.getLogger("astroflow.train")
 INITS = ("pretrained", "frozen", "scratch")  # full fine-tuning of a pretrained encoder, frozen encoder, none
 PRETRAININGS = ("joint", "independent")  # of a per-band multiband model: all of it at once, or band encoders alone
-RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed")  # what a classifier's metrics say it came from
 
 
 def train_config(section: dict, seed: int) -> TrainConfig:
@@ -291,11 +289,7 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     start = time.monotonic()
     probs = predict_proba(classifier, model_inputs(ragged, test, meta), batch_size, model_device(classifier))
     log.info("%d test objects classified in %.1f s", len(test), time.monotonic() - start)
-    predictions_table(ragged.object_id[test], ragged.label[test], probs, meta["class_names"]).to_parquet(
-        out_predictions, index=False)
-    scores = classification_metrics(ragged.label[test], probs.argmax(axis=1), meta["class_names"])
-    Path(out_metrics).write_text(json.dumps({k: meta.get(k) for k in RUN_KEYS} | scores, indent=2))
-    log.info("macro-F1 %.3f, accuracy %.3f", scores["macro_f1"], scores["accuracy"])
+    write_evaluation(ragged.object_id[test], ragged.label[test], probs, meta, out_predictions, out_metrics)
 
 
 def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batch_size: int = 256,
