@@ -1,5 +1,6 @@
 """DVC and Snakemake together: after `astroflow pull` (dvc pull, then the pulled artifacts marked up to date) in a
-fresh clone, a figure is drawn from the pulled store without re-running simulation, ingest, store or represent."""
+fresh clone, a figure and the comparison table are made from the pulled artifacts without re-running simulation,
+ingest, store, represent or any training."""
 import os
 import shutil
 import subprocess
@@ -56,3 +57,9 @@ def test_dvc_pull_then_figure_does_not_recompute(tmp_path):
     for rule in ("simulate", "ingest", "store", "represent"):
         assert f"rule {rule}:" not in out, f"{rule} ran again after dvc pull"
     assert "rule represent_examples:" in out
+    table = "results/ci/report/comparison.csv"
+    assert not (clone / table).exists()  # the table is not versioned: it is made from the pulled evaluations
+    out = run(str(BIN / "snakemake"), table, *options, cwd=clone)
+    assert (clone / table).is_file() and "rule compare:" in out
+    for rule in ("split", "pretrain", "finetune", "evaluate", "features", "train_forest", "evaluate_forest"):
+        assert f"rule {rule}:" not in out, f"{rule} ran again after dvc pull"
