@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +14,7 @@ from snakemake.utils import validate
 from astroflow import models
 from astroflow.clean import clean
 from astroflow.cli import main
-from astroflow.errors import ConfigError
+from astroflow.errors import ConfigError, InputError
 from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from astroflow.train import artifacts, stages
@@ -161,6 +162,23 @@ def test_unknown_init_and_bad_n_per_class_are_config_errors(survey):
         finetuned(survey, "warm", "3")
     with pytest.raises(ConfigError, match="n_per_class"):
         finetuned(survey, "scratch", "none")
+
+
+@pytest.mark.parametrize("model", ["rnn", "vit-micro-grid"])
+def test_predict_store_reads_a_classifier_as_it_was_trained(survey, tmp_path, model):
+    root, _ = survey
+    path = finetuned(survey, "scratch", "3", model=model) / "model.pt"
+    predict_store(path, root / "s.zarr", tmp_path / "p.parquet")
+    table = pd.read_parquet(tmp_path / "p.parquet")
+    assert len(table) == LightCurveStore(root / "s.zarr").n_objects and (table["note"] == "").all()
+    np.testing.assert_allclose(table.filter(like="p_").sum(axis=1), 1, rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_a_file_that_is_not_a_model_is_named(tmp_path):
+    joblib.dump({"forest": None}, tmp_path / "model.joblib")
+    with pytest.raises(InputError, match="model.joblib.*not an astroflow PyTorch model"):
+        artifacts.load_model(tmp_path / "model.joblib")
 
 
 def test_predict_store_and_cli_agree(survey, tmp_path):

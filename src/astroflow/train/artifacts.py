@@ -5,12 +5,15 @@ no pickled code is ever run.
 """
 from __future__ import annotations
 
+import pickle
+import struct
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from astroflow import models
+from astroflow.errors import InputError
 from astroflow.models.heads import MLP_HIDDEN, Classifier, LayerWeightedHead, MeanPoolHead
 
 
@@ -43,8 +46,12 @@ def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
 def load_model(path: str | Path) -> tuple[nn.Module, dict]:
     """The model saved at ``path`` (an encoder, or a Classifier when ``meta["kind"] == "classifier"``), on the
     CPU, in eval mode, and its meta."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    meta = saved["meta"]
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        meta = saved["meta"]
+    except (pickle.UnpicklingError, struct.error, EOFError, RuntimeError, KeyError, TypeError) as error:
+        raise InputError(path, "is not an astroflow PyTorch model (model.pt of a pretrain or finetune run; the "
+                         f"forest's model.joblib is scored by its own rules) ({type(error).__name__})") from error
     model = build_encoder(meta)
     if meta["kind"] == "classifier":
         model = build_classifier(model, meta)
