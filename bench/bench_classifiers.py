@@ -35,7 +35,7 @@ REFERENCE = "astromer-tiny"
 
 def measure(name: str, store: LightCurveStore, ragged, args: argparse.Namespace, workdir: str) -> tuple[float, ...]:
     """(training objects/s, inference objects/s, share of training time spent building inputs)."""
-    meta = stages.model_meta({"image": {}}, name, store) | {"class_names": store.class_names, "head": "layers",
+    meta = stages.model_meta({}, name, store, image={}) | {"class_names": store.class_names, "head": "layers",
                                                      "head_hidden": [256, 128]}
     torch.manual_seed(0)
     model = artifacts.build_classifier(models.build(name, **meta["overrides"]), meta)

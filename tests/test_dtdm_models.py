@@ -43,7 +43,7 @@ def two_band(ragged: Ragged, n_bands=2) -> Ragged:
 @pytest.mark.parametrize("name", ["rnn", "cnn"])
 def test_source_is_reproducible_and_augments_only_training_examples(name):
     ragged = two_band(easy_survey(6))
-    source = DtDm(ragged, np.arange(len(ragged)), SMALL[name])
+    source = DtDm(ragged, np.arange(len(ragged)), SMALL[name], augment=True)
     rows = np.arange(8)
     first = source.random(rows, np.random.default_rng(1))
     again = source.random(rows, np.random.default_rng(1))

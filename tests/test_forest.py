@@ -15,7 +15,7 @@ from astroflow.train import forest, stages
 from astroflow.train.data import labelled_subset
 from astroflow.train.metrics import RUN_KEYS, classification_metrics, predictions_table
 
-CONFIG = {"train": {"test_fraction": 0.2, "split_seed": 7, "forest": {"n_estimators": 100, "min_samples_leaf": 1}}}
+CONFIG = {"train": {"test_fraction": 0.2, "split_seed": 7, "validation_fraction": 0.2, "forest": {"n_estimators": 100, "min_samples_leaf": 1}}}
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +71,11 @@ def test_forest_learns_from_the_deep_models_subset_and_is_reproducible(survey):
     split = pd.read_parquet(survey / "split.parquet")
     labels = split["label"].to_numpy()
     chosen = labelled_subset(labels, np.flatnonzero(split["role"] == "pool"), 5, CONFIG["train"]["split_seed"], 1)
+    _, held = stages.labelled_objects(labels, np.flatnonzero(split["role"] == "pool"), "5", 1, CONFIG["train"])
     used = pd.read_parquet(first / "split.parquet")
-    assert used["object_id"].tolist() == split["object_id"][chosen].tolist() and (used["role"] == "train").all()
-    assert used.groupby("label").size().eq(5).all()
+    assert used["object_id"].tolist() == split["object_id"][chosen].tolist()
+    assert used["role"].tolist() == np.where(held, "validation", "train").tolist()  # as the deep models' split files
+    assert used.groupby("label").size().eq(5).all() and (used["role"] == "validation").sum() == 11
     assert pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(again / "predictions.parquet"))
     other = trained(survey, "5", fold=1, seed=4, name="c")
     assert not pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(other / "predictions.parquet"))

@@ -100,7 +100,7 @@ def test_layer_decay_scales_lower_blocks_less():
 
 
 def test_images_random_is_reproducible_and_augmented_all_is_deterministic():
-    source = Images(light_curves(6), np.arange(1, 6), {"layout": "stacked", "size": SIZE})
+    source = Images(light_curves(6), np.arange(1, 6), {"layout": "stacked", "size": SIZE}, augment=True)
     rows = np.array([0, 2, 2, 4])
     first = source.random(rows, np.random.default_rng(7))
     again = source.random(rows, np.random.default_rng(7))
@@ -192,8 +192,8 @@ def test_load_pretrained_errors_name_the_file(tmp_path):
 def test_trainer_fits_an_image_classifier_and_predicts_every_object(tmp_path):
     curves = light_curves(12)
     settings = {"size": SIZE}
-    task = Classification(Images(curves, np.arange(8), settings), Images(curves, np.arange(8, 12), settings,
-                                                                                 augment=False), batch_size=8)
+    task = Classification(Images(curves, np.arange(8), settings, augment=True),
+                          Images(curves, np.arange(8, 12), settings), batch_size=8)
     model = micro("swinv2-micro")
     config = TrainConfig(max_steps=6, batch_size=8, warmup_steps=2, eval_every=3, checkpoint_every=3, layer_decay=0.8)
     Trainer(config, tmp_path).fit(model, task)

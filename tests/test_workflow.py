@@ -94,6 +94,23 @@ def test_bad_config_names_the_key(tmp_path):
     assert "['datasets']['ci']['shards']" in out and "minimum" in out
 
 
+def test_image_weights_for_a_model_that_reads_no_images_is_refused(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  image_weights: {rnn: /weights.safetensors}\n")
+    proc = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config" / "ci.yaml"), str(bad))
+    assert proc.returncode != 0 and "'rnn' is not an image model" in proc.stdout + proc.stderr
+
+
+def test_image_weights_file_is_an_input_of_the_pretrained_run(tmp_path):
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(f"train:\n  models: [vit-micro]\n  image_weights: {{vit-micro: {weights}}}\n")
+    proc = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config" / "ci.yaml"), str(extra))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "evaluate/vit-micro/pretrained/n4/f0/s0/metrics.json" in proc.stdout and str(weights) in proc.stdout
+
+
 def test_slurm_profile_dry_run(tmp_path):
     proc = snakemake(tmp_path, "-n", "--workflow-profile", str(ROOT / "profiles" / "slurm"))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -3,6 +3,8 @@ from pathlib import Path
 
 from astroflow import models
 from astroflow.datasets import resolve
+from astroflow.errors import ConfigError
+from astroflow.models.vision import VisionConfig
 from astroflow.represent.materialize import NAMES as REPRESENTATIONS
 from astroflow.workflow import export_pythonpath
 
@@ -52,6 +54,10 @@ FINETUNED = f"finetune/{FINETUNED_NAME}"
 
 FOREST = "forest"  # the light-curve features + balanced random forest baseline (rules in forest.smk)
 TORCH_MODELS = "|".join(re.escape(name) for name in models.names())  # the models of the PyTorch rules
+ENCODERS = "|".join(re.escape(name) for name in models.PRESETS)  # the models pretrain and encode take
+for name in config["train"]["image_weights"]:
+    if name not in models.CLASSIFIERS or not isinstance(models.model_config(name), VisionConfig):
+        raise ConfigError("train.image_weights", f"{name!r} is not an image model (swinv2-*, vit-*)")
 
 
 def model_kind(name):
@@ -65,7 +71,7 @@ def inits(model):
     t = config["train"]
     if model_kind(model) == "encoder":
         return t["init"]
-    if model in t["image_weights"] and "pretrained" in t["init"]:
+    if t["image_weights"].get(model, "none") != "none" and "pretrained" in t["init"]:
         return ["scratch", "pretrained"]
     return ["scratch"]
 
@@ -75,7 +81,8 @@ def pretrained_source(wildcards):
     if wildcards.init == "scratch":
         return ""
     if model_kind(wildcards.model) == "classifier":
-        return config["train"]["image_weights"].get(wildcards.model, "")
+        source = config["train"]["image_weights"].get(wildcards.model, "none")
+        return "" if source == "none" else source
     return f"{RESULTS}/{wildcards.dataset}/pretrain/{wildcards.model}/s{wildcards.seed}/model.pt"
 
 

@@ -11,6 +11,7 @@ rule finetune:
         workdir=f"{RESULTS}/{{dataset}}/checkpoints/{FINETUNED}",
         pretrained=pretrained_source,
         settings={k: config["train"][k] for k in TRAIN_SETTINGS + ("finetune",)},
+        image=config["represent"]["image"],
     log:
         f"{RESULTS}/logs/{{dataset}}/{FINETUNED}/finetune.log",
     benchmark:

@@ -31,7 +31,7 @@ rule pretrain:
     benchmark:
         f"{RESULTS}/benchmarks/{{dataset}}/pretrain/{{model}}_s{{seed}}.tsv"
     wildcard_constraints:
-        model=TORCH_MODELS,
+        model=ENCODERS,
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]
@@ -54,7 +54,7 @@ rule encode:
     benchmark:
         f"{RESULTS}/benchmarks/{{dataset}}/encode/{{model}}_s{{seed}}.tsv"
     wildcard_constraints:
-        model=TORCH_MODELS,
+        model=ENCODERS,
     conda:
         "../../envs/train.yaml"
     threads: config["train"]["threads"]

@@ -22,8 +22,9 @@ def build_encoder(meta: dict) -> nn.Module:
 
 
 def build_classifier(encoder: nn.Module, meta: dict) -> nn.Module:
-    """A classifier model as it is (models.kind ``classifier``); for an encoder, encoder + the head ``meta["head"]`` (``layers``: Astromer 2's layer-weighted head; ``mean``: mean pooling
-    of the last layer) for ``meta["class_names"]``."""
+    """A classifier model as it is (models.kind ``classifier``); an encoder gets the head ``meta["head"]``
+    (``layers``: Astromer 2's layer-weighted head; ``mean``: mean pooling of the last layer) for
+    ``meta["class_names"]``."""
     if models.kind(meta["model"]) == "classifier":
         return encoder
     dim, n_classes = encoder.config.dim, len(meta["class_names"])
@@ -44,8 +45,8 @@ def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, dict]:
-    """The model saved at ``path`` (an encoder, or a Classifier when ``meta["kind"] == "classifier"``), on the
-    CPU, in eval mode, and its meta."""
+    """The model saved at ``path`` (a pretrained encoder, or a classifier when ``meta["kind"] == "classifier"``),
+    on the CPU, in eval mode, and its meta."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         meta = saved["meta"]

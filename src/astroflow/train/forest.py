@@ -1,8 +1,8 @@
 """The classic baseline, one function per rule: light-curve features of a store, a balanced random forest trained on
 a labelled subset of them, and its evaluation in the same tables as the deep models.
 
-The labelled subset is the deep models' draw (astroflow.train.data.labelled_subset over the split's pool objects),
-so the forest and the networks learn from the same objects of each (n_per_class, fold).
+The forest learns from the deep models' training objects of each (n_per_class, fold) (stages.labelled_objects);
+it needs no validation objects, so theirs are left unused.
 """
 from __future__ import annotations
 
@@ -22,13 +22,12 @@ from astroflow import features as lcfeatures
 from astroflow import provenance
 from astroflow.errors import ConfigError, InputError
 from astroflow.store import LightCurveStore
-from astroflow.train.data import labelled_subset, parse_n_per_class
 from astroflow.train.metrics import write_evaluation
-from astroflow.train.stages import roles
+from astroflow.train.stages import labelled_objects, scored_objects
 
 log = logging.getLogger("astroflow.train")
 META_KEY = b"astroflow"  # the features table's schema metadata: bands, classes, quantity, provenance
-FOREST = ("n_estimators", "max_features", "max_depth", "min_samples_leaf")  # train.forest keys the forest takes
+SETTINGS = ("n_estimators", "max_features", "max_depth", "min_samples_leaf")  # train.forest keys the forest takes
 
 
 def features(store_path: str | Path, out: str | Path, threads: int = -1) -> None:
@@ -69,21 +68,20 @@ def fit(config: dict, n_per_class: str, fold: int, seed: int, features_path: str
     split = pd.read_parquet(split_path)
     _aligned(table, split["object_id"], features_path, split_path)
     labels = split["label"].to_numpy()
-    n = parse_n_per_class(n_per_class)
-    chosen = labelled_subset(labels, np.flatnonzero(split["role"].to_numpy() == "pool"), n, train["split_seed"], fold)
-    if not len(chosen):
-        raise ConfigError("train.n_per_class", f"no labelled pool objects in {split_path} to train the forest on")
+    chosen, held = labelled_objects(labels, np.flatnonzero(split["role"].to_numpy() == "pool"), n_per_class, fold,
+                                    train)
     pd.DataFrame({"object_id": split["object_id"].to_numpy(dtype=str)[chosen], "label": labels[chosen],
-                  "role": "train"}).to_parquet(out_split, index=False)
+                  "role": np.where(held, "validation", "train")}).to_parquet(out_split, index=False)
+    learn = chosen[~held]  # the deep models' training objects; their validation objects are left unused
     names = lcfeatures.columns(info["bands"])
     fill = float(section.get("fill", lcfeatures.FILL))
-    x, imputed = lcfeatures.matrix(table.iloc[chosen], names, fill)
-    _log_imputed(imputed, len(chosen))
-    settings = {k: section[k] for k in FOREST if k in section}
+    x, imputed = lcfeatures.matrix(table.iloc[learn], names, fill)
+    _log_imputed(imputed, len(learn))
+    settings = {k: section[k] for k in SETTINGS if k in section}
     forest = BalancedRandomForestClassifier(**settings, random_state=seed, n_jobs=threads)
     start = time.monotonic()
-    forest.fit(x, labels[chosen])
-    log.info("forest of %d trees on %d objects, %d features in %.1f s", forest.n_estimators, len(chosen), len(names),
+    forest.fit(x, labels[learn])
+    log.info("forest of %d trees on %d objects, %d features in %.1f s", forest.n_estimators, len(learn), len(names),
              time.monotonic() - start)
     meta = {"model": "forest", "init": "scratch", "n_per_class": str(n_per_class), "fold": fold, "seed": seed,
             "class_names": info["class_names"], "bands": info["bands"], "columns": names, "fill": fill,
@@ -122,15 +120,10 @@ def evaluate(model_path: str | Path, features_path: str | Path, split_path: str 
     forest, meta = load(model_path)
     forest.n_jobs = threads
     store = LightCurveStore(store_path)
-    if meta["class_names"] != store.class_names:
-        raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")
-    role = roles(store, split_path)
+    test = scored_objects(store, split_path, meta["class_names"], model_path)
     table, _ = read_features(features_path)
     _aligned(table, store.objects["object_id"], features_path, store_path)
     label = store.objects["label"].to_numpy()
-    test = np.flatnonzero((role == "test") & (label >= 0))
-    if not len(test):
-        raise ConfigError("train.test_fraction", f"no labelled test objects in {store_path}")
     probs = predict_proba(forest, meta, table.iloc[test])
     object_id = store.objects["object_id"].to_numpy(dtype=str)
     write_evaluation(object_id[test], label[test], probs, meta, out_predictions, out_metrics)

@@ -31,7 +31,7 @@ class DtDm:
     reads, so every part of it is seen over the epochs.
     """
 
-    def __init__(self, ragged: Ragged, index: np.ndarray, config: RNNConfig | CNNConfig, augment: bool = True):
+    def __init__(self, ragged: Ragged, index: np.ndarray, config: RNNConfig | CNNConfig, augment: bool = False):
         self.ragged, self.index, self.config, self.augment = ragged, np.asarray(index, dtype=np.int64), config, augment
         if not len(self.index):
             raise ValueError("no objects to draw sequences from")
@@ -97,7 +97,7 @@ class Images:
     of render_lightcurves (layout, size, renderer, scale, line_width, marker_size, errorbar_width, grid, ...).
     Training examples are augmented by plot_augment; ``magnitudes`` draws brighter up."""
 
-    def __init__(self, ragged: Ragged, index: np.ndarray, image: dict, augment: bool = True,
+    def __init__(self, ragged: Ragged, index: np.ndarray, image: dict, augment: bool = False,
                  magnitudes: bool = True):
         self.ragged, self.index, self.augment = ragged, np.asarray(index, dtype=np.int64), augment
         if not len(self.index):

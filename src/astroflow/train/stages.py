@@ -110,6 +110,28 @@ def roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
     return split["role"].to_numpy()
 
 
+def labelled_objects(labels: np.ndarray, pool: np.ndarray, n_per_class: str | int, fold: int,
+                     train: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The objects every classifier of a comparison learns from: fold ``fold``'s draw of ``n_per_class`` labelled
+    ``pool`` objects per class, and which of them are held out for validation (early stopping; the forest leaves
+    them unused)."""
+    n = parse_n_per_class(n_per_class)
+    chosen = labelled_subset(labels, pool, n, train["split_seed"], fold)
+    return chosen, held_out(labels[chosen], train["validation_fraction"], [train["split_seed"], fold, n or 0])
+
+
+def scored_objects(store: LightCurveStore, split_path: str | Path, class_names: list[str],
+                 model_path: str | Path) -> np.ndarray:
+    """The labelled test objects the model at ``model_path`` (of ``class_names``) is scored on."""
+    if class_names != store.class_names:
+        raise ConfigError("train", f"{model_path} classifies {class_names}, the store has {store.class_names}")
+    label = store.objects["label"].to_numpy()
+    test = np.flatnonzero((roles(store, split_path) == "test") & (label >= 0))
+    if not len(test):
+        raise ConfigError("train.test_fraction", f"no labelled test objects in {store.path}")
+    return test
+
+
 def held_out(labels: np.ndarray, fraction: float, seed: list[int]) -> np.ndarray:
     """The validation share of training objects (stratified); a clear error when either side would be empty."""
     held = stratified_split(labels, fraction, seed)
@@ -128,7 +150,10 @@ def data_id(ragged, role: np.ndarray) -> str:
 
 
 def file_id(path: str | Path | None) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
+    """The sha256 of the file a run starts from; a source that is not a file (hub) stands for itself."""
+    if not path:
+        return ""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else str(path)
 
 
 def finish(trainer: Trainer, out_metrics: str | Path) -> None:
@@ -233,10 +258,9 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
             raise ConfigError("train", f"{pretrained} was pretrained on bands {meta['bands']}, not {store.bands}")
         meta = {**meta, **sampling_meta(train, meta["band"] is None)}
     ragged = sample_bands(store.load(), meta)
-    n = parse_n_per_class(n_per_class)
-    pool = usable(ragged, np.flatnonzero(role == "pool"), meta, "pool")
-    chosen = labelled_subset(ragged.label, pool, n, train["split_seed"], fold)
-    held = held_out(ragged.label[chosen], train["validation_fraction"], [train["split_seed"], fold, n or 0])
+    chosen, held = labelled_objects(ragged.label, np.flatnonzero(role == "pool"), n_per_class, fold, train)
+    keep = np.isin(chosen, usable(ragged, chosen, meta, "labelled"))
+    chosen, held = chosen[keep], held[keep]
     pd.DataFrame({"object_id": ragged.object_id[chosen], "label": ragged.label[chosen],
                   "role": np.where(held, "validation", "train")}).to_parquet(out_split, index=False)
 
@@ -275,14 +299,9 @@ def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | P
     """Class probabilities of every test object, and the scores (metrics.classification_metrics)."""
     use_threads(threads)
     store = LightCurveStore(store_path)
-    role = roles(store, split_path)
     classifier, meta = artifacts.load_model(model_path)
-    if meta["class_names"] != store.class_names:
-        raise ConfigError("train", f"{model_path} classifies {meta['class_names']}, the store has {store.class_names}")
+    test = scored_objects(store, split_path, meta["class_names"], model_path)
     ragged = sample_bands(store.load(), meta)
-    test = np.flatnonzero((role == "test") & (ragged.label >= 0))
-    if not len(test):
-        raise ConfigError("train.test_fraction", f"no labelled test objects in {store_path}")
     blind = int((~readable(ragged, test, meta["band"])).sum())
     if blind:  # scored all the same: leaving them out would flatter the model
         log.warning("%d test objects have no observation the model reads; classified from an empty window", blind)
