@@ -1,5 +1,6 @@
 """Image classifiers (timm SwinV2 / ViT) and their image input source: shapes, overfitting, augmentation, weights."""
 import os
+import re
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before timm imports huggingface_hub: nothing here may reach the hub
 
@@ -161,6 +162,21 @@ def test_load_pretrained_copies_the_backbone_and_keeps_the_head(tmp_path, name, 
         if key.startswith("head"):
             assert torch.equal(value, head[key])
         else:
+            assert torch.equal(value, weights[key]), key
+
+
+def test_load_pretrained_takes_weights_that_timm_renames(tmp_path):
+    """A SwinV2 checkpoint in Microsoft's naming (head.*, each downsample one stage earlier) loads whole."""
+    weights, _ = save_donor(tmp_path, "swinv2-micro", n_classes=5, image_size=SIZE)
+    shifted = re.compile(r"layers\.(\d+)\.downsample")
+    release = {shifted.sub(lambda m: f"layers.{int(m.group(1)) - 1}.downsample", k).replace("head.fc.", "head."): v
+               for k, v in weights.items()}
+    assert release.keys() != weights.keys()
+    safetensors.torch.save_file(release, tmp_path / "release.safetensors")
+    model = micro("swinv2-micro", n_classes=3)
+    load_pretrained(model, tmp_path / "release.safetensors")
+    for key, value in model.backbone.state_dict().items():
+        if not key.startswith("head"):
             assert torch.equal(value, weights[key]), key
 
 

@@ -9,6 +9,7 @@ position embeddings and patch embeddings to the image size and drops a classifie
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -110,6 +111,13 @@ def read_weights(path: Path) -> dict[str, Tensor]:
     return {k.removeprefix("backbone."): v for k, v in state.items()}
 
 
+def timm_names(state: dict[str, Tensor], model: nn.Module) -> set[str]:
+    """The names of ``state``'s weights once timm has loaded them into ``model``: the architecture's checkpoint
+    filter renames other releases' names (e.g. Microsoft's SwinV2 checkpoints) as it loads them."""
+    convert = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+    return set(convert(dict(state), model) if convert else state)
+
+
 def load_pretrained(model: ImageClassifier, source: str | Path) -> None:
     """Load pretrained weights into ``model`` from a local file or, for ``"hub"``, timm's hub weights (a network
     or a filled cache is needed). A file never reaches the network. Weights the source lacks, and the classifier
@@ -130,8 +138,9 @@ def load_pretrained(model: ImageClassifier, source: str | Path) -> None:
     heads = donor.pretrained_cfg.get("classifier") or ()
     heads = (heads,) if isinstance(heads, str) else heads
     dropped = config.n_classes != donor.pretrained_cfg["num_classes"]
+    given = None if state is None else timm_names(state, donor)
     left_out = [k for k in weights
-                if (dropped and k.rpartition(".")[0] in heads) or (state is not None and k not in state)]
+                if (dropped and k.rpartition(".")[0] in heads) or (given is not None and k not in given)]
     loaded = {k: v for k, v in weights.items() if k not in left_out}
     if not loaded:
         raise ConfigError(PRETRAINED_KEY, f"{where} holds none of the weights of {config.architecture}")
