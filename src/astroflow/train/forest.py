@@ -20,10 +20,10 @@ from imblearn.ensemble import BalancedRandomForestClassifier
 
 from astroflow import features as lcfeatures
 from astroflow import provenance
-from astroflow.errors import ConfigError, InputError
+from astroflow.errors import InputError
 from astroflow.store import LightCurveStore
 from astroflow.train.metrics import write_evaluation
-from astroflow.train.stages import labelled_objects, scored_objects
+from astroflow.train.stages import labelled_objects, same_objects, scored_objects
 
 log = logging.getLogger("astroflow.train")
 META_KEY = b"astroflow"  # the features table's schema metadata: bands, classes, quantity, provenance
@@ -53,11 +53,6 @@ def read_features(path: str | Path) -> tuple[pd.DataFrame, dict]:
     return pd.read_parquet(path), json.loads(metadata[META_KEY])
 
 
-def _aligned(table: pd.DataFrame, object_id: np.ndarray, path: str | Path, other: str | Path) -> None:
-    if not np.array_equal(table["object_id"].to_numpy(dtype=str), np.asarray(object_id, dtype=str)):
-        raise ConfigError("train", f"{path} does not list the objects of {other}: rebuild it")
-
-
 def fit(config: dict, n_per_class: str, fold: int, seed: int, features_path: str | Path, split_path: str | Path,
         out_model: str | Path, out_split: str | Path, threads: int = -1) -> None:
     """Train a balanced random forest (train.forest settings, seeded by ``seed``) on ``n_per_class`` labelled pool
@@ -66,7 +61,7 @@ def fit(config: dict, n_per_class: str, fold: int, seed: int, features_path: str
     section = train["forest"]
     table, info = read_features(features_path)
     split = pd.read_parquet(split_path)
-    _aligned(table, split["object_id"], features_path, split_path)
+    same_objects(table["object_id"], split["object_id"], features_path, split_path)
     labels = split["label"].to_numpy()
     chosen, held = labelled_objects(labels, np.flatnonzero(split["role"].to_numpy() == "pool"), n_per_class, fold,
                                     train)
@@ -122,7 +117,7 @@ def evaluate(model_path: str | Path, features_path: str | Path, split_path: str 
     store = LightCurveStore(store_path)
     test = scored_objects(store, split_path, meta["class_names"], model_path)
     table, _ = read_features(features_path)
-    _aligned(table, store.objects["object_id"], features_path, store_path)
+    same_objects(table["object_id"], store.objects["object_id"], features_path, store_path)
     label = store.objects["label"].to_numpy()
     probs = predict_proba(forest, meta, table.iloc[test])
     object_id = store.objects["object_id"].to_numpy(dtype=str)

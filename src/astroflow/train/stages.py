@@ -102,11 +102,16 @@ def make_split(config: dict, store_path: str | Path, out: str | Path) -> None:
     log.info("%d test objects, %d in the pool", int((table.role == "test").sum()), int((table.role == "pool").sum()))
 
 
+def same_objects(object_id, other_id, path: str | Path, other: str | Path) -> None:
+    """Refuse a table at ``path`` whose objects are not ``other``'s, in the same order (made from another store)."""
+    if not np.array_equal(np.asarray(object_id, dtype=str), np.asarray(other_id, dtype=str)):
+        raise ConfigError("train", f"{path} does not list the objects of {other}: rebuild it")
+
+
 def roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
     """Each store object's role in the split file (test or pool), checked to list the same objects."""
     split = pd.read_parquet(split_path)
-    if not np.array_equal(split["object_id"].to_numpy(dtype=str), store.objects["object_id"].to_numpy(dtype=str)):
-        raise ConfigError("train", f"{split_path} does not list the objects of {store.path}: rebuild it")
+    same_objects(split["object_id"], store.objects["object_id"], split_path, store.path)
     return split["role"].to_numpy()
 
 
@@ -121,7 +126,7 @@ def labelled_objects(labels: np.ndarray, pool: np.ndarray, n_per_class: str | in
 
 
 def scored_objects(store: LightCurveStore, split_path: str | Path, class_names: list[str],
-                 model_path: str | Path) -> np.ndarray:
+                   model_path: str | Path) -> np.ndarray:
     """The labelled test objects the model at ``model_path`` (of ``class_names``) is scored on."""
     if class_names != store.class_names:
         raise ConfigError("train", f"{model_path} classifies {class_names}, the store has {store.class_names}")
@@ -244,14 +249,12 @@ def finetune(config: dict, dataset: str, model: str, init: str, n_per_class: str
     role = roles(store, split_path)
     section = train["finetune"]
     torch.manual_seed(seed)
-    if models.kind(model) == "classifier":
+    classifier_kind = models.kind(model) == "classifier"
+    if classifier_kind or init == "scratch":
         meta = model_meta(train, model, store, config["represent"]["image"])
         encoder = models.build(model, **meta["overrides"])
-        if init != "scratch":
+        if classifier_kind and init != "scratch":
             start_from_image_weights(encoder, model, init, pretrained)
-    elif init == "scratch":
-        meta = model_meta(train, model, store)
-        encoder = models.build(model, **meta["overrides"])
     else:
         encoder, meta = artifacts.load_model(pretrained)
         if meta["bands"] != store.bands:
