@@ -15,6 +15,7 @@ from astroflow.errors import InputError
 
 KEYS = ["model", "init", "n_per_class"]
 SCORES = ["macro_f1", "accuracy"]
+COLUMNS = [*KEYS, "fold", "seed", "n_objects", *SCORES]  # what runs() reads of each metrics.json
 
 
 def runs(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -23,10 +24,10 @@ def runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     for path in paths:
         try:
             metrics = json.loads(Path(path).read_text())
-            rows.append({k: metrics[k] for k in [*KEYS, "fold", "seed", "n_objects", *SCORES]})
+            rows.append({k: metrics[k] for k in COLUMNS})
         except (OSError, ValueError, KeyError) as err:
             raise InputError(path, f"is not an evaluation's metrics.json ({err})") from err
-    return pd.DataFrame(rows, columns=[*KEYS, "fold", "seed", "n_objects", *SCORES])
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def comparison(table: pd.DataFrame) -> pd.DataFrame:
