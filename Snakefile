@@ -1,4 +1,5 @@
-"""astroflow: download -> ingest -> store -> represent -> train -> evaluate -> report."""
+"""astroflow: simulate or download -> ingest -> store -> represent -> split -> features, pretrain -> encode,
+finetune, forest -> evaluate -> predict -> report; one rule file per stage, included in that order."""
 
 from snakemake.utils import min_version, validate
 
@@ -12,14 +13,19 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/store.smk"
-include: "workflow/rules/pretrain.smk"
-include: "workflow/rules/finetune.smk"
-include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/represent.smk"
+include: "workflow/rules/split.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/encode.smk"
+include: "workflow/rules/finetune.smk"
 include: "workflow/rules/forest.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/report.smk"
 
 

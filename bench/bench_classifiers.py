@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,14 @@ import torch
 
 from astroflow import models
 from astroflow.clean import clean
+from astroflow.features import read_features, write_features
 from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import LightCurveStore, write_store
-from astroflow.train import artifacts, forest, stages
+from astroflow.train import artifacts
+from astroflow.train.forest import ForestSettings, forest_proba, load_forest, train_forest
 from astroflow.train.inference import predict_proba
 from astroflow.train.inputs import model_inputs
+from astroflow.train.split import split
 from astroflow.train.tasks import Classification
 from astroflow.train.trainer import TrainConfig, Trainer
 
@@ -36,13 +40,13 @@ REFERENCE = "astromer-tiny"
 
 def measure(name: str, store: LightCurveStore, ragged, args: argparse.Namespace, workdir: str) -> tuple[float, ...]:
     """(training objects/s, inference objects/s, share of training time spent building inputs)."""
-    meta = stages.model_meta({}, name, store, image={}) | {"class_names": store.class_names, "head": "layers",
-                                                     "head_hidden": [256, 128]}
+    card = replace(artifacts.new_card(name, store, image={}), kind="classifier", class_names=store.class_names,
+                   head="layers", head_hidden=[256, 128])
     torch.manual_seed(0)
-    model = artifacts.build_classifier(models.build(name, **meta["overrides"]), meta)
+    model = artifacts.build_classifier(models.build(name, **card.overrides), card)
     index = np.arange(len(ragged))
-    train = model_inputs(ragged, index, meta, augment=True)
-    task = Classification(train, model_inputs(ragged, index[:64], meta), args.batch)
+    train = model_inputs(ragged, index, card, augment=True)
+    task = Classification(train, model_inputs(ragged, index[:64], card), args.batch)
     rng = np.random.default_rng(0)
     task.batch(rng)  # compiles the renderer (numba) outside the timing
     start = time.process_time()
@@ -55,27 +59,26 @@ def measure(name: str, store: LightCurveStore, ragged, args: argparse.Namespace,
     trainer.fit(model, task)
     train_s = time.process_time() - start
     start = time.process_time()
-    predict_proba(model, model_inputs(ragged, index, meta), 256, trainer.device)
+    predict_proba(model, model_inputs(ragged, index, card), 256, trainer.device)
     infer_s = time.process_time() - start
     return args.steps * args.batch / train_s, len(index) / infer_s, inputs_s / train_s
 
 
 def measure_forest(store_path: str, args: argparse.Namespace, workdir: str) -> tuple[float, ...]:
     """(training objects/s, inference objects/s, share of training time spent on features) of the forest."""
-    config = {"train": {"split_seed": 0, "test_fraction": 0.2, "validation_fraction": 0.2,
-                        "forest": {"n_estimators": 500}}}
-    stages.make_split(config, store_path, f"{workdir}/split.parquet")
+    split(store_path, f"{workdir}/split.parquet", test_fraction=0.2, split_seed=0)
     start = time.process_time()
-    forest.features(store_path, f"{workdir}/features.parquet", threads=args.threads)
+    write_features(store_path, f"{workdir}/features.parquet", threads=args.threads)
     features_s = time.process_time() - start
     start = time.process_time()
-    forest.fit(config, "all", 0, 0, f"{workdir}/features.parquet", f"{workdir}/split.parquet",
-               f"{workdir}/forest.joblib", f"{workdir}/forest_split.parquet", threads=args.threads)
+    train_forest(f"{workdir}/features.parquet", f"{workdir}/split.parquet", f"{workdir}/forest.joblib",
+                 f"{workdir}/forest_split.parquet", n_per_class="all", fold=0, seed=0, settings=ForestSettings(),
+                 split_seed=0, validation_fraction=0.2, threads=args.threads)
     fit_s = time.process_time() - start
-    model, meta = forest.load(f"{workdir}/forest.joblib")
-    table, _ = forest.read_features(f"{workdir}/features.parquet")
+    model, meta = load_forest(f"{workdir}/forest.joblib")
+    table, _ = read_features(f"{workdir}/features.parquet")
     start = time.process_time()
-    forest.predict_proba(model, meta, table)
+    forest_proba(model, meta, table)
     predict_s = time.process_time() - start
     n_train = int((pd.read_parquet(f"{workdir}/forest_split.parquet")["role"] == "train").sum())
     per_object = features_s / len(table)

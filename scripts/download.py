@@ -1,5 +1,5 @@
-from astroflow.ingest import download_dataset
 from astroflow.logs import logged
+from astroflow.sources.registry import fetch_survey
 
 with logged(snakemake.log[0]):
-    download_dataset(snakemake.config, snakemake.wildcards.dataset, snakemake.output[0])
+    fetch_survey(snakemake.params.survey, snakemake.output[0], offline=snakemake.params.offline)

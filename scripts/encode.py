@@ -1,5 +1,5 @@
 from astroflow.logs import logged
-from astroflow.train.stages import encode
+from astroflow.train.encode import encode
 
 with logged(snakemake.log[0]):
     encode(snakemake.input.model, snakemake.input.store, snakemake.output[0], threads=snakemake.threads)

@@ -1,5 +1,5 @@
 from astroflow.logs import logged
-from astroflow.train.stages import evaluate
+from astroflow.train.evaluate import evaluate
 
 with logged(snakemake.log[0]):
     evaluate(snakemake.input.model, snakemake.input.store, snakemake.input.split, snakemake.output.predictions,

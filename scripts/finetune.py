@@ -1,8 +1,9 @@
 from astroflow.logs import logged
-from astroflow.train.stages import finetune
+from astroflow.train.finetune import FinetuneSettings, finetune
 
-w = snakemake.wildcards
+p, w = snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]):
-    finetune(snakemake.config, w.dataset, w.model, w.init, w.n_per_class, int(w.fold), int(w.seed),
-             snakemake.input.store, snakemake.input.split, snakemake.params.pretrained or None, snakemake.output.model,
-             snakemake.output.split, snakemake.output.metrics, snakemake.params.workdir, threads=snakemake.threads)
+    finetune(snakemake.input.store, snakemake.input.split, p.pretrained or None, snakemake.output.model,
+             snakemake.output.split, snakemake.output.metrics, p.workdir, model=w.model, init=w.init,
+             n_per_class=w.n_per_class, fold=int(w.fold), seed=int(w.seed), settings=FinetuneSettings(**p.optimiser),
+             **p.selection, **p.model, threads=snakemake.threads)

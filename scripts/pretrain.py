@@ -1,7 +1,8 @@
 from astroflow.logs import logged
-from astroflow.train.stages import pretrain
+from astroflow.train.pretrain import PretrainSettings, pretrain
 
+p, w = snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]):
-    pretrain(snakemake.config, snakemake.wildcards.dataset, snakemake.wildcards.model, int(snakemake.wildcards.seed),
-             snakemake.input.store, snakemake.input.split, snakemake.output.model, snakemake.output.metrics,
-             snakemake.params.workdir, threads=snakemake.threads)
+    pretrain(snakemake.input.store, snakemake.input.split, snakemake.output.model, snakemake.output.metrics, p.workdir,
+             model=w.model, seed=int(w.seed), settings=PretrainSettings(**p.optimiser), **p.selection, **p.model,
+             threads=snakemake.threads)

@@ -1,5 +1,5 @@
-from astroflow.ingest import simulate_dataset
 from astroflow.logs import logged
+from astroflow.sources.simulate import simulate_dataset
 
 with logged(snakemake.log[0]):
-    simulate_dataset(snakemake.config, snakemake.wildcards.dataset, snakemake.output[0])
+    simulate_dataset(snakemake.output[0], snakemake.params.shards, snakemake.params.settings)

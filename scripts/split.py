@@ -1,5 +1,5 @@
 from astroflow.logs import logged
-from astroflow.train.stages import make_split
+from astroflow.train.split import split
 
 with logged(snakemake.log[0]):
-    make_split(snakemake.config, snakemake.input.store, snakemake.output[0])
+    split(snakemake.input.store, snakemake.output[0], **snakemake.params.settings)

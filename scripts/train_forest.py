@@ -1,7 +1,8 @@
 from astroflow.logs import logged
-from astroflow.train.forest import fit
+from astroflow.train.forest import ForestSettings, train_forest
 
-w = snakemake.wildcards
+p, w = snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]):
-    fit(snakemake.config, w.n_per_class, int(w.fold), int(w.seed), snakemake.input.features, snakemake.input.split,
-        snakemake.output.model, snakemake.output.split, threads=snakemake.threads)
+    train_forest(snakemake.input.features, snakemake.input.split, snakemake.output.model, snakemake.output.split,
+                 n_per_class=w.n_per_class, fold=int(w.fold), seed=int(w.seed), settings=ForestSettings(**p.forest),
+                 **p.selection, threads=snakemake.threads)

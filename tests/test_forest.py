@@ -1,5 +1,5 @@
 """The balanced random forest baseline on a simulated survey: features, training on the deep models' subset,
-evaluation in stages.evaluate's format, reproducibility."""
+evaluation in the deep models' format, reproducibility."""
 import json
 
 import numpy as np
@@ -8,14 +8,15 @@ import pytest
 
 from astroflow.clean import clean
 from astroflow.errors import ConfigError, InputError
-from astroflow.features import columns
+from astroflow.features import columns, read_features, write_features
 from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import LightCurveStore, write_store
-from astroflow.train import forest, stages
-from astroflow.train.data import labelled_subset
+from astroflow.train.forest import ForestSettings, evaluate_forest, load_forest, train_forest
 from astroflow.train.metrics import RUN_KEYS, classification_metrics, predictions_table
+from astroflow.train.split import labelled_objects, labelled_subset, split
 
-CONFIG = {"train": {"test_fraction": 0.2, "split_seed": 7, "validation_fraction": 0.2, "forest": {"n_estimators": 100, "min_samples_leaf": 1}}}
+SELECTION = {"split_seed": 7, "validation_fraction": 0.2}
+SETTINGS = ForestSettings(n_estimators=100, min_samples_leaf=1)
 
 
 @pytest.fixture(scope="module")
@@ -24,23 +25,23 @@ def survey(tmp_path_factory):
     root = tmp_path_factory.mktemp("forest")
     cat, _ = clean(simulate_survey(30, seed=11, min_points=30, max_points=150))
     write_store(cat, root / "s.zarr", class_names=list(CLASSES))
-    stages.make_split(CONFIG, root / "s.zarr", root / "split.parquet")
-    forest.features(root / "s.zarr", root / "features.parquet", threads=2)
+    split(root / "s.zarr", root / "split.parquet", test_fraction=0.2, split_seed=7)
+    write_features(root / "s.zarr", root / "features.parquet", threads=2)
     return root
 
 
 def trained(root, n="all", fold=0, seed=0, name="run"):
     out = root / name
     out.mkdir(exist_ok=True)
-    forest.fit(CONFIG, n, fold, seed, root / "features.parquet", root / "split.parquet", out / "model.joblib",
-               out / "split.parquet", threads=2)
-    forest.evaluate(out / "model.joblib", root / "features.parquet", root / "split.parquet", root / "s.zarr",
+    train_forest(root / "features.parquet", root / "split.parquet", out / "model.joblib", out / "split.parquet",
+                 n_per_class=n, fold=fold, seed=seed, settings=SETTINGS, **SELECTION, threads=2)
+    evaluate_forest(out / "model.joblib", root / "features.parquet", root / "split.parquet", root / "s.zarr",
                     out / "predictions.parquet", out / "metrics.json", threads=2)
     return out
 
 
 def test_feature_table_lists_every_object_with_its_provenance(survey):
-    table, meta = forest.read_features(survey / "features.parquet")
+    table, meta = read_features(survey / "features.parquet")
     store = LightCurveStore(survey / "s.zarr")
     assert table["object_id"].tolist() == store.objects["object_id"].tolist()
     assert list(table.columns) == ["object_id", *columns(store.bands)]
@@ -68,12 +69,12 @@ def test_forest_beats_chance_in_the_evaluation_format(survey):
 def test_forest_learns_from_the_deep_models_subset_and_is_reproducible(survey):
     first = trained(survey, "5", fold=1, seed=3, name="a")
     again = trained(survey, "5", fold=1, seed=3, name="b")
-    split = pd.read_parquet(survey / "split.parquet")
-    labels = split["label"].to_numpy()
-    chosen = labelled_subset(labels, np.flatnonzero(split["role"] == "pool"), 5, CONFIG["train"]["split_seed"], 1)
-    _, held = stages.labelled_objects(labels, np.flatnonzero(split["role"] == "pool"), "5", 1, CONFIG["train"])
+    table = pd.read_parquet(survey / "split.parquet")
+    labels = table["label"].to_numpy()
+    chosen = labelled_subset(labels, np.flatnonzero(table["role"] == "pool"), 5, 7, 1)
+    _, held = labelled_objects(labels, np.flatnonzero(table["role"] == "pool"), "5", 1, **SELECTION)
     used = pd.read_parquet(first / "split.parquet")
-    assert used["object_id"].tolist() == split["object_id"][chosen].tolist()
+    assert used["object_id"].tolist() == table["object_id"][chosen].tolist()
     assert used["role"].tolist() == np.where(held, "validation", "train").tolist()  # as the deep models' split files
     assert used.groupby("label").size().eq(5).all() and (used["role"] == "validation").sum() == 11
     assert pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(again / "predictions.parquet"))
@@ -83,9 +84,9 @@ def test_forest_learns_from_the_deep_models_subset_and_is_reproducible(survey):
 
 def test_model_records_columns_and_imputation(survey):
     out = trained(survey, "10", name="d")
-    model, meta = forest.load(out / "model.joblib")
+    model, meta = load_forest(out / "model.joblib")
     assert meta["columns"] == columns(["B", "R"]) == list(meta["imputed"]) and meta["fill"] == -999.0
-    assert model.n_estimators == 100 and meta["settings"] == CONFIG["train"]["forest"]
+    assert model.n_estimators == 100 and meta["settings"] == SETTINGS.forest()
     assert meta["imputed"]["n_points_B"] == 0
 
 
@@ -93,10 +94,10 @@ def test_features_of_other_objects_are_refused(survey, tmp_path):
     table = pd.read_parquet(survey / "features.parquet").iloc[::-1]
     table.to_parquet(tmp_path / "plain.parquet")
     with pytest.raises(InputError, match="feature table"):
-        forest.fit(CONFIG, "all", 0, 0, tmp_path / "plain.parquet", survey / "split.parquet", tmp_path / "m.joblib",
-                   tmp_path / "s.parquet")
+        train_forest(tmp_path / "plain.parquet", survey / "split.parquet", tmp_path / "m.joblib", tmp_path / "s.parquet",
+                     n_per_class="all", fold=0, seed=0, settings=SETTINGS, **SELECTION)
     split = pd.read_parquet(survey / "split.parquet").iloc[::-1]
     split.to_parquet(tmp_path / "split.parquet")
     with pytest.raises(ConfigError, match="rebuild"):
-        forest.fit(CONFIG, "all", 0, 0, survey / "features.parquet", tmp_path / "split.parquet",
-                   tmp_path / "m.joblib", tmp_path / "s.parquet")
+        train_forest(survey / "features.parquet", tmp_path / "split.parquet", tmp_path / "m.joblib",
+                     tmp_path / "s.parquet", n_per_class="all", fold=0, seed=0, settings=SETTINGS, **SELECTION)

@@ -9,8 +9,9 @@ from astroflow import models
 from astroflow.errors import ConfigError
 from astroflow.models.heads import Classifier, MeanPoolHead
 from astroflow.ragged import Ragged
-from astroflow.train.data import Windows, balanced_draw, labelled_subset, parse_n_per_class, stratified_split
+from astroflow.train.data import Windows, balanced_draw
 from astroflow.train.inference import predict_proba
+from astroflow.train.split import labelled_subset, parse_n_per_class, stratified_split
 from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import MetricsWriter, TrainConfig, Trainer, learning_rate
 

@@ -9,13 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from snakemake.utils import validate
 
+from astroflow import models
 from astroflow.clean import clean
-from astroflow.errors import ConfigError
-from astroflow.ragged import Ragged
+from astroflow.ragged import Ragged, band_objects
 from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import write_store
-from astroflow.train import artifacts, stages
-from astroflow.train.data import band_objects, readable, sample_bands, synchronous_epochs
+from astroflow.train import artifacts
+from astroflow.train.data import sample_bands, synchronous_epochs
+from astroflow.train.evaluate import evaluate
+from astroflow.train.finetune import FinetuneSettings, finetune
+from astroflow.train.pretrain import PretrainSettings, pretrain
+from astroflow.train.split import readable, split
 from test_train import one_thread  # noqa: F401 (autouse fixture: tiny models on one thread)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,11 +70,9 @@ def test_every_synchronous_epoch_holds_every_band_within_the_tolerance(points, t
 
 def test_band_sampling_applies_to_multiband_models_only():
     r = ragged([0.0, 3.0], [0, 1], [2])
-    assert sample_bands(r, {"band": None, "band_sampling": "asynchronous"}) is r
-    assert sample_bands(r, {"band": 0, "band_sampling": "synchronous", "sync_tolerance": 0.5}) is r
-    assert sample_bands(r, {"band": None, "band_sampling": "synchronous", "sync_tolerance": 0.5}).row_size.tolist() == [0]
-    with pytest.raises(ConfigError, match="band_sampling"):
-        sample_bands(r, {"band": None, "band_sampling": "sometimes"})
+    assert sample_bands(r, "asynchronous") is r
+    assert sample_bands(r, "synchronous", 0.5, band=0) is r
+    assert sample_bands(r, "synchronous", 0.5).row_size.tolist() == [0]
 
 
 def test_band_objects_split_every_object_into_its_bands():
@@ -92,17 +94,17 @@ def survey(tmp_path_factory):
               "train": {"pretrain": dict(STEPS), "finetune": {**STEPS, "head_hidden": [8]},
                         "model_overrides": {"multiband-perband-tiny": {"shared": False}}}}
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    stages.make_split(config, root / "s.zarr", root / "split.parquet")
+    split(root / "s.zarr", root / "split.parquet", test_fraction=0.2, split_seed=0)
     return root, config
 
 
-def pretrained(survey, name, **train):
-    root, config = survey
-    config = {**config, "train": {**config["train"], **train}}
+def pretrained(survey, name, **sampling):
+    root, _config = survey
     out = root / name
-    stages.pretrain(config, "sim", "multiband-perband-tiny", 0, root / "s.zarr", root / "split.parquet",
-                    out.with_suffix(".pt"), out.with_suffix(".csv"), root / f"work_{name}")
-    return config, out
+    pretrain(root / "s.zarr", root / "split.parquet", out.with_suffix(".pt"), out.with_suffix(".csv"),
+             root / f"work_{name}", model="multiband-perband-tiny", seed=0, settings=PretrainSettings(**STEPS),
+             split_seed=0, validation_fraction=0.2, overrides={"shared": False}, **sampling)
+    return sampling, out
 
 
 def test_defaults_are_asynchronous_and_joint(survey):
@@ -113,11 +115,11 @@ def test_defaults_are_asynchronous_and_joint(survey):
 
 def test_independent_pretraining_trains_band_encoders_alone(survey):
     root, _ = survey
-    _, out = pretrained(survey, "independent", multiband_pretraining="independent")
+    _, out = pretrained(survey, "independent", pretraining="independent")
     encoder, meta = artifacts.load_model(out.with_suffix(".pt"))
-    assert meta["pretraining"] == "independent"
+    assert meta.pretraining == "independent"
     torch.manual_seed(0)
-    fresh = stages.models.build("multiband-perband-tiny", **meta["overrides"])
+    fresh = models.build("multiband-perband-tiny", **meta.overrides)
     for name, value in fresh.state_dict().items():
         changed = not torch.equal(value, encoder.state_dict()[name])
         if name.startswith(("fusion.", "band.")):
@@ -133,28 +135,24 @@ def test_joint_pretraining_trains_the_fusion_too(survey):
     _, out = pretrained(survey, "joint")
     encoder, meta = artifacts.load_model(out.with_suffix(".pt"))
     torch.manual_seed(0)
-    fresh = stages.models.build("multiband-perband-tiny", **meta["overrides"])
-    assert meta["pretraining"] == "joint"
+    fresh = models.build("multiband-perband-tiny", **meta.overrides)
+    assert meta.pretraining == "joint"
     assert not torch.equal(fresh.state_dict()["fusion.0.attn.qkv.weight"], encoder.state_dict()["fusion.0.attn.qkv.weight"])
 
 
 def test_synchronous_sampling_runs_through_fine_tuning_and_evaluation(survey):
     root, _ = survey
-    config, out = pretrained(survey, "sync", band_sampling="synchronous", sync_tolerance=0.1)
+    sampling, out = pretrained(survey, "sync", band_sampling="synchronous", sync_tolerance=0.1)
     _, meta = artifacts.load_model(out.with_suffix(".pt"))
-    assert (meta["band_sampling"], meta["sync_tolerance"]) == ("synchronous", 0.1)
+    assert (meta.band_sampling, meta.sync_tolerance) == ("synchronous", 0.1)
     ft = root / "ft_sync"
     ft.mkdir()
-    stages.finetune(config, "sim", "multiband-perband-tiny", "pretrained", "2", 0, 0, root / "s.zarr",
-                    root / "split.parquet", out.with_suffix(".pt"), ft / "model.pt", ft / "split.parquet",
-                    ft / "metrics.csv", ft / "work")
-    stages.evaluate(ft / "model.pt", root / "s.zarr", root / "split.parquet", ft / "pred.parquet", ft / "m.json")
+    finetune(root / "s.zarr", root / "split.parquet", out.with_suffix(".pt"), ft / "model.pt", ft / "split.parquet",
+             ft / "metrics.csv", ft / "work", model="multiband-perband-tiny", init="pretrained", n_per_class="2",
+             fold=0, seed=0, settings=FinetuneSettings(**STEPS, head_hidden=[8]), split_seed=0,
+             validation_fraction=0.2, **sampling)
+    evaluate(ft / "model.pt", root / "s.zarr", root / "split.parquet", ft / "pred.parquet", ft / "m.json")
     _, meta = artifacts.load_model(ft / "model.pt")
-    assert meta["band_sampling"] == "synchronous"
+    assert meta.band_sampling == "synchronous"
     probs = pd.read_parquet(ft / "pred.parquet").filter(like="p_").to_numpy()
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
-
-
-def test_an_unknown_pretraining_is_a_config_error(survey):
-    with pytest.raises(ConfigError, match="multiband_pretraining"):
-        pretrained(survey, "bad", multiband_pretraining="alone")

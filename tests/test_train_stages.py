@@ -17,13 +17,19 @@ from astroflow.cli import main
 from astroflow.errors import ConfigError, InputError
 from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import LightCurveStore, write_store
-from astroflow.train import artifacts, stages
+from astroflow.train import artifacts
+from astroflow.train.encode import encode
+from astroflow.train.evaluate import evaluate
+from astroflow.train.finetune import FinetuneSettings, finetune
 from astroflow.train.metrics import classification_metrics, predictions_table
 from astroflow.train.predict import predict_store
+from astroflow.train.pretrain import PretrainSettings, pretrain
+from astroflow.train.split import split
 from test_train import one_thread  # noqa: F401 (autouse fixture: tiny models on one thread)
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"max_steps": 6, "batch_size": 16, "warmup_steps": 2, "eval_every": 3, "checkpoint_every": 3}
+SELECTION = {"split_seed": 0, "validation_fraction": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +41,9 @@ def survey(tmp_path_factory):
     config = {"dataset": "sim", "results": str(root), "datasets": {"sim": {"simulate": {"n_per_class": 6}}},
               "train": {"pretrain": dict(STEPS), "finetune": {**STEPS, "head_hidden": [16]}}}
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    stages.make_split(config, root / "s.zarr", root / "split.parquet")
-    stages.pretrain(config, "sim", "astromer-tiny", 0, root / "s.zarr", root / "split.parquet", root / "pre.pt",
-                    root / "pre.csv", root / "work_pre")
+    split(root / "s.zarr", root / "split.parquet", test_fraction=0.2, split_seed=0)
+    pretrain(root / "s.zarr", root / "split.parquet", root / "pre.pt", root / "pre.csv", root / "work_pre",
+             model="astromer-tiny", seed=0, settings=PretrainSettings(**STEPS), **SELECTION)
     return root, config
 
 
@@ -45,10 +51,15 @@ def finetuned(survey, init="pretrained", n="3", fold=0, model="astromer-tiny"):
     root, config = survey
     out = root / f"ft_{model}_{init}_{n}_{fold}"
     out.mkdir(exist_ok=True)
-    stages.finetune(config, "sim", model, init, n, fold, 0, root / "s.zarr", root / "split.parquet",
-                    root / "pre.pt" if init != "scratch" else None, out / "model.pt", out / "split.parquet",
-                    out / "metrics.csv", out / "work")
+    run_finetune(config, root / "pre.pt" if init != "scratch" else None, out, model, init, n, fold)
     return out
+
+
+def run_finetune(config, pretrained, out, model, init, n, fold=0):
+    finetune(config["results"] + "/s.zarr", config["results"] + "/split.parquet", pretrained, out / "model.pt",
+             out / "split.parquet", out / "metrics.csv", out / "work", model=model, init=init, n_per_class=n,
+             fold=fold, seed=0, settings=FinetuneSettings(**config["train"]["finetune"]), **SELECTION,
+             image=config["represent"]["image"])
 
 
 def test_split_holds_out_a_fifth_of_every_class(survey):
@@ -63,7 +74,7 @@ def test_split_holds_out_a_fifth_of_every_class(survey):
 def test_pretraining_writes_a_loadable_encoder(survey):
     root, _ = survey
     _, meta = artifacts.load_model(root / "pre.pt")
-    assert meta["kind"] == "encoder" and meta["band"] == 0 and meta["bands"] == ["B", "R"]
+    assert meta.kind == "encoder" and meta.band == 0 and meta.bands == ["B", "R"]
     metrics = pd.read_csv(root / "pre.csv")
     assert metrics["step"].tolist() == list(range(1, 7)) and metrics["val_rmse"].notna().sum() == 2
     assert not (root / "work_pre").exists()  # checkpoints are kept for unfinished runs only
@@ -86,7 +97,7 @@ def test_frozen_fine_tuning_keeps_the_pretrained_encoder(survey):
     out = finetuned(survey, "frozen", "all")
     classifier, meta = artifacts.load_model(out / "model.pt")
     encoder, _ = artifacts.load_model(root / "pre.pt")
-    assert meta["freeze_encoder"] and meta["init"] == "frozen"
+    assert meta.freeze_encoder and meta.init == "frozen"
     for k, v in encoder.state_dict().items():
         assert torch.equal(v, classifier.encoder.state_dict()[k])
 
@@ -94,7 +105,7 @@ def test_frozen_fine_tuning_keeps_the_pretrained_encoder(survey):
 def test_evaluate_writes_predictions_and_metrics(survey):
     root, _ = survey
     out = finetuned(survey, "scratch", "all")
-    stages.evaluate(out / "model.pt", root / "s.zarr", root / "split.parquet", out / "pred.parquet", out / "m.json")
+    evaluate(out / "model.pt", root / "s.zarr", root / "split.parquet", out / "pred.parquet", out / "m.json")
     pred = pd.read_parquet(out / "pred.parquet")
     assert list(pred.columns) == ["object_id", "label", "pred", *[f"p_{c}" for c in CLASSES]]
     np.testing.assert_allclose(pred.filter(like="p_").sum(axis=1), 1, rtol=1e-5)
@@ -112,14 +123,14 @@ def test_multiband_models_and_classifiers_train_on_every_band(survey, model):
     root, _ = survey
     out = finetuned(survey, "scratch", "3", model=model)
     _, meta = artifacts.load_model(out / "model.pt")
-    assert meta["band"] is None and meta["overrides"]["n_bands"] == 2
-    stages.evaluate(out / "model.pt", root / "s.zarr", root / "split.parquet", out / "p.parquet", out / "m.json")
+    assert meta.band is None and meta.overrides["n_bands"] == 2
+    evaluate(out / "model.pt", root / "s.zarr", root / "split.parquet", out / "p.parquet", out / "m.json")
     assert json.loads((out / "m.json").read_text())["model"] == model
 
 
 def test_encode_writes_embeddings_of_every_object(survey, tmp_path):
     root, _ = survey
-    stages.encode(root / "pre.pt", root / "s.zarr", tmp_path / "emb.zarr")
+    encode(root / "pre.pt", root / "s.zarr", tmp_path / "emb.zarr")
     ds = xr.open_zarr(tmp_path / "emb.zarr")
     assert ds["embedding"].shape == (LightCurveStore(root / "s.zarr").n_objects, 3, 32)
     assert np.isfinite(ds["embedding"].values).all()
@@ -131,25 +142,20 @@ def test_classifiers_have_no_pretrained_encoder_to_start_from(survey):
 
 
 def test_image_models_start_from_a_local_weights_file(survey, tmp_path):
-    root, config = survey
+    _root, config = survey
     torch.manual_seed(1)
     donor = models.build("vit-micro", n_classes=1000)
     safetensors.torch.save_file(donor.backbone.state_dict(), tmp_path / "w.safetensors")
     out = tmp_path / "ft"
     out.mkdir()
-    stages.finetune(config, "sim", "vit-micro", "pretrained", "3", 0, 0, root / "s.zarr", root / "split.parquet",
-                    tmp_path / "w.safetensors", out / "model.pt", out / "split.parquet", out / "metrics.csv",
-                    out / "work")
+    run_finetune(config, tmp_path / "w.safetensors", out, "vit-micro", "pretrained", "3")
     tuned, meta = artifacts.load_model(out / "model.pt")
-    assert meta["init"] == "pretrained" and meta["image"]["layout"] == "overlay" and meta["image"]["size"] == 64
+    assert meta.init == "pretrained" and meta.image["layout"] == "overlay" and meta.image["size"] == 64
     assert tuned.backbone.head.out_features == len(CLASSES)
     with pytest.raises(ConfigError, match="image_weights"):
-        stages.finetune(config, "sim", "vit-micro", "pretrained", "3", 0, 0, root / "s.zarr", root / "split.parquet",
-                        None, out / "model.pt", out / "split.parquet", out / "metrics.csv", out / "work")
+        run_finetune(config, None, out, "vit-micro", "pretrained", "3")
     with pytest.raises(ConfigError, match="missing.safetensors"):
-        stages.finetune(config, "sim", "vit-micro", "pretrained", "3", 0, 0, root / "s.zarr", root / "split.parquet",
-                        tmp_path / "missing.safetensors", out / "model.pt", out / "split.parquet",
-                        out / "metrics.csv", out / "work")
+        run_finetune(config, tmp_path / "missing.safetensors", out, "vit-micro", "pretrained", "3")
 
 
 def test_too_few_labelled_objects_is_a_config_error(survey):
@@ -157,9 +163,7 @@ def test_too_few_labelled_objects_is_a_config_error(survey):
         finetuned(survey, "scratch", "1")
 
 
-def test_unknown_init_and_bad_n_per_class_are_config_errors(survey):
-    with pytest.raises(ConfigError, match="init"):
-        finetuned(survey, "warm", "3")
+def test_bad_n_per_class_is_a_config_error(survey):
     with pytest.raises(ConfigError, match="n_per_class"):
         finetuned(survey, "scratch", "none")
 

@@ -62,7 +62,7 @@ def _predict(args) -> None:
 
 
 def _pull(args) -> None:
-    from astroflow.workflow import pull
+    from astroflow.pull import pull
 
     extra = ["--configfile", *args.configfile] if args.configfile else []
     for path in pull(".", extra):

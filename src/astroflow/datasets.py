@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import string
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from astroflow.errors import ConfigError
@@ -28,8 +28,25 @@ class DatasetSpec:
     test_ids: Path | None = None
     shards: int = 1
     on_bad_file: str = "raise"
-    clean: dict = field(default_factory=dict)
-    section: dict = field(default_factory=dict)   # the raw config section, for the config hash
+    clean: dict = field(default_factory=dict)     # astroflow.clean.CleanConfig settings
+
+    def __post_init__(self):
+        self.root = Path(self.root) if self.root is not None else None
+        self.test_ids = Path(self.test_ids) if self.test_ids is not None else None
+
+    def settings(self) -> dict:
+        """Every field as plain values with keys sorted at every level (a rule's params: reordering the config's
+        keys changes nothing, changing a setting reruns what reads the data set)."""
+        return canonical({k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()})
+
+
+def canonical(value):
+    """``value`` with the keys of every dict in it sorted, so equal settings compare and hash equal."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
 
 
 def data_root(config: dict) -> Path:
@@ -86,4 +103,4 @@ def resolve(name: str, config: dict, results: str | Path = "results") -> Dataset
     test_ids = expand_path(ds["test_ids"], config, f"{key}.test_ids") if ds.get("test_ids") else None
     return DatasetSpec(name=name, kind=kind, format=fmt, root=root, options=options,
                        labels=labels, test_ids=test_ids, shards=int(ds.get("shards", 1)),
-                       on_bad_file=ds.get("on_bad_file", "raise"), clean=dict(ds.get("clean") or {}), section=ds)
+                       on_bad_file=ds.get("on_bad_file", "raise"), clean=dict(ds.get("clean") or {}))

@@ -20,16 +20,22 @@ error <= 0, a repeated time within a band: a cleaned store has none) are left ou
 from __future__ import annotations
 
 import itertools
+import json
 import logging
+import time
+from pathlib import Path
 
 import light_curve as lc
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from astroflow import provenance
+from astroflow.errors import InputError
 from astroflow.logs import progress
-from astroflow.ragged import Ragged, positions
-from astroflow.train.data import band_objects
+from astroflow.ragged import Ragged, band_objects, positions
+from astroflow.store import LightCurveStore
 
 log = logging.getLogger("astroflow.features")
 
@@ -41,6 +47,7 @@ PERIODOGRAM_PEAKS = 2
 FREQUENCIES = np.linspace(0.0, 2 * np.pi * 25.0, 2**16 + 1)
 BLOCK = 65536  # objects extracted at a time: bounds the memory of the copies handed to the package
 FIELDS = {"t": "t", "m": "m", "sigma": "sigma"}
+META_KEY = b"astroflow"  # the features table's schema metadata: bands, classes, quantity, provenance
 
 
 def _statistics() -> lc.Extractor:
@@ -59,6 +66,29 @@ NAMES = [name for e, _, _ in EXTRACTORS for name in e.names]  # per band, in tab
 MEAN = NAMES.index("mean")
 SETTINGS = {"features": NAMES, "zero_point": ZERO_POINT, "periodogram_max_freq": FREQUENCIES[-1],
             "light_curve": lc.__version__}
+
+
+def write_features(store_path: str | Path, out: str | Path, threads: int = -1) -> None:
+    """Write the feature table of every object of the store (extract), in store order, with the
+    store's bands, class names and quantity and the provenance in the Parquet schema metadata."""
+    store = LightCurveStore(store_path)
+    start = time.monotonic()
+    table = extract(store.load(), store.quantity, n_jobs=threads)
+    log.info("features of %d objects in %.1f s", len(table), time.monotonic() - start)
+    meta = {"bands": store.bands, "class_names": store.class_names, "quantity": store.quantity,
+            "provenance": provenance.provenance(SETTINGS,
+                                                {str(store_path): provenance.sha256_tree(store_path)})}
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**arrow.schema.metadata, META_KEY: json.dumps(meta).encode()})
+    pq.write_table(arrow, out)
+
+
+def read_features(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """A feature table and its metadata (bands, class_names, quantity, provenance)."""
+    metadata = pq.read_schema(path).metadata or {}
+    if META_KEY not in metadata:
+        raise InputError(path, "not an astroflow feature table (no astroflow metadata): rebuild it")
+    return pd.read_parquet(path), json.loads(metadata[META_KEY])
 
 
 def columns(bands: list[str]) -> list[str]:

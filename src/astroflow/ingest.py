@@ -1,49 +1,20 @@
-"""The first stages of the workflow, one function per rule: simulate or download, ingest a shard, build the store."""
+"""The ingest rule: one shard of a data set read, labelled and cleaned into a shard store and its QC table."""
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from astroflow import catalogue, provenance
 from astroflow.clean import CleanConfig, clean
-from astroflow.datasets import DatasetSpec, resolve
+from astroflow.datasets import DatasetSpec
 from astroflow.errors import ConfigError, InputError
 from astroflow.logs import progress
 from astroflow.sources import formats
 
 log = logging.getLogger("astroflow.ingest")
-
-
-def simulate_dataset(config: dict, name: str, out_dir: str | Path) -> None:
-    """Simulate the survey of data set ``name`` into one Parquet long table per shard."""
-    from astroflow.sources.simulate import simulate_survey
-
-    spec = resolve(name, config, config["results"])
-    cat = simulate_survey(**spec.section["simulate"])
-    log.info("simulated %d objects, %d observations", cat.n_objects, cat.n_obs)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    labels = cat.objects.set_index("object_id")["label"]
-    part_of = dict(zip(cat.objects["object_id"], np.arange(cat.n_objects) % spec.shards))
-    obs = cat.obs.assign(label=cat.obs["object_id"].map(labels).astype("string"))
-    part = obs["object_id"].map(part_of).to_numpy()
-    for k in range(spec.shards):
-        obs[part == k].to_parquet(out / f"part-{k:04d}.parquet", index=False)
-    cat.objects.to_parquet(out / "objects.parquet", index=False)
-
-
-def download_dataset(config: dict, name: str, out_dir: str | Path) -> None:
-    """Fetch, verify and unpack a registry survey's files (the folder's SHA256SUMS records them)."""
-    from astroflow.sources.registry import fetch_survey
-
-    spec = resolve(name, config, config["results"])
-    paths = fetch_survey(spec.section["survey"], out_dir, offline=config.get("offline", False))
-    log.info("%s: %d files in place in %s", name, len(paths), out_dir)
 
 
 def _class_names(spec: DatasetSpec) -> list[str] | None:
@@ -89,48 +60,18 @@ def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.D
     return cat, pd.DataFrame(bad)
 
 
-def ingest_shard(config: dict, name: str, shard: int, out_store: str | Path, out_qc: str | Path) -> None:
-    """Read, label and clean one shard of a data set, and write it as a shard store plus its QC table."""
+def ingest_shard(spec: DatasetSpec, shard: int, out_store: str | Path, out_qc: str | Path) -> None:
+    """Read, label and clean one shard of the data set ``spec``, and write it as a shard store plus its QC table.
+    The store records the cleaning it went through, for the models trained on it to clean new data alike."""
     from astroflow.store import write_store
 
-    spec = resolve(name, config, config["results"])
     cat, unreadable = read_shard(spec, shard)
-    cleaned, qc = clean(cat, CleanConfig(**spec.clean))
+    settings = CleanConfig(**spec.clean)
+    cleaned, qc = clean(cat, settings)
     qc = pd.concat([qc, unreadable], ignore_index=True) if len(unreadable) else qc
     n_kept = int(qc["kept"].sum()) if len(qc) else 0
     log.info("shard %d: %d objects in, %d kept; %d observations in, %d kept", shard, len(qc), n_kept,
              cat.n_obs, cleaned.n_obs)
     write_store(cleaned, out_store, class_names=_class_names(spec), qc=qc,
-                provenance=provenance.provenance(spec.section, cat.sources))
+                provenance=provenance.provenance(spec.settings()) | {"clean": asdict(settings), "inputs": cat.sources})
     qc.to_parquet(out_qc, index=False)
-
-
-def build_store(config: dict, name: str, shard_stores: list, shard_qcs: list, out_store: str | Path,
-                out_qc: str | Path, out_summary: str | Path) -> None:
-    """Merge shard stores into the data set's store; join their QC tables and summarise what was dropped."""
-    from astroflow.store import LightCurveStore, merge_stores
-
-    spec = resolve(name, config, config["results"])
-    inputs = {}
-    for s in shard_stores:
-        inputs.update(LightCurveStore(s).attrs.get("provenance", {}).get("inputs", {}))
-    merge_stores(list(shard_stores), out_store, provenance=provenance.provenance(spec.section, inputs))
-    qc = pd.concat([pd.read_parquet(q) for q in shard_qcs], ignore_index=True)
-    qc.to_parquet(out_qc, index=False)
-    store = LightCurveStore(out_store)
-    labels = store.objects["label"].to_numpy()
-    summary = {
-        "dataset": name,
-        "objects_in": len(qc),
-        "objects_kept": store.n_objects,
-        "observations_in": int(qc["n_input"].sum()),
-        "observations_kept": store.n_obs,
-        "observations_dropped": {c.removeprefix("n_"): int(qc[c].sum()) for c in qc.columns
-                                 if c.startswith("n_") and c not in ("n_input", "n_kept")},
-        "objects_dropped_by_reason": {k: int(v) for k, v in qc.loc[~qc["kept"].astype(bool), "reason"]
-                                      .str.split(":").str[0].value_counts().items()},
-        "objects_per_class": {c: int(np.sum(labels == i)) for i, c in enumerate(store.class_names)},
-        "unlabelled": int(np.sum(labels < 0)),
-    }
-    Path(out_summary).write_text(json.dumps(summary, indent=2))
-    log.info("store %s: %d objects (%s)", out_store, store.n_objects, summary["objects_per_class"])

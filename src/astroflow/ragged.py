@@ -75,3 +75,17 @@ class Ragged:
 def positions(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The obs positions of objects that start at ``starts`` and hold ``sizes`` observations, concatenated."""
     return np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(sizes.sum())
+
+
+def band_objects(ragged: Ragged) -> Ragged:
+    """Every (object, band) pair as an object of its own, at position ``object * n_bands + band``: single-band
+    light curves for pretraining single-band encoders on all bands."""
+    n_bands = max(len(ragged.bands), 1)
+    obj = ragged.owner
+    group = obj * n_bands + ragged.band.astype(np.int64)
+    order = np.argsort(group, kind="stable")  # stable: each band keeps its time order
+    n = len(ragged) * n_bands
+    return Ragged(time=ragged.time[order], value=ragged.value[order], error=ragged.error[order],
+                  band=ragged.band[order], row_size=np.bincount(group, minlength=n),
+                  label=np.repeat(ragged.label, n_bands), object_id=np.repeat(ragged.object_id, n_bands),
+                  bands=list(ragged.bands), class_names=list(ragged.class_names))

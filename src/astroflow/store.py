@@ -427,3 +427,29 @@ class _Appender:
     def _write(self, data: np.ndarray) -> None:
         self.array[self.written:self.written + len(data)] = data
         self.written += len(data)
+
+
+def build_store(name: str, shard_stores: list, shard_qcs: list, out_store: str | Path, out_qc: str | Path,
+                out_summary: str | Path) -> None:
+    """The store rule: shard stores merged into data set ``name``'s store (their provenance, with every shard's
+    inputs); their QC tables joined, and a summary of what was dropped."""
+    merge_stores(list(shard_stores), out_store)
+    qc = pd.concat([pd.read_parquet(q) for q in shard_qcs], ignore_index=True)
+    qc.to_parquet(out_qc, index=False)
+    store = LightCurveStore(out_store)
+    labels = store.objects["label"].to_numpy()
+    summary = {
+        "dataset": name,
+        "objects_in": len(qc),
+        "objects_kept": store.n_objects,
+        "observations_in": int(qc["n_input"].sum()),
+        "observations_kept": store.n_obs,
+        "observations_dropped": {c.removeprefix("n_"): int(qc[c].sum()) for c in qc.columns
+                                 if c.startswith("n_") and c not in ("n_input", "n_kept")},
+        "objects_dropped_by_reason": {k: int(v) for k, v in qc.loc[~qc["kept"].astype(bool), "reason"]
+                                      .str.split(":").str[0].value_counts().items()},
+        "objects_per_class": {c: int(np.sum(labels == i)) for i, c in enumerate(store.class_names)},
+        "unlabelled": int(np.sum(labels < 0)),
+    }
+    Path(out_summary).write_text(json.dumps(summary, indent=2))
+    log.info("store %s: %d objects (%s)", out_store, store.n_objects, summary["objects_per_class"])

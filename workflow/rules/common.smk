@@ -1,14 +1,17 @@
+import os
 import re
 from pathlib import Path
 
 from astroflow import models
-from astroflow.datasets import resolve
+from astroflow.datasets import canonical, resolve
 from astroflow.errors import ConfigError
+from astroflow.models.multiband import PerBandFusion
 from astroflow.models.vision import VisionConfig
 from astroflow.represent.materialize import NAMES as REPRESENTATIONS
-from astroflow.workflow import export_pythonpath
 
-export_pythonpath(Path(workflow.basedir) / "src")
+# Jobs, including those in conda environments or on cluster nodes, import this checkout's library.
+SRC = str((Path(workflow.basedir) / "src").resolve())
+os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([SRC, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
 
 RESULTS = config["results"]
 DATASETS = [config["dataset"]] if isinstance(config["dataset"], str) else config["dataset"]
@@ -26,30 +29,69 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+# Every artifact's path, written once (wildcards in braces).
+SIMULATED = f"{RESULTS}/{{dataset}}/raw/simulated"
+DOWNLOADED = f"{RESULTS}/{{dataset}}/raw/downloaded"
+SHARD = f"{RESULTS}/{{dataset}}/shards/{{shard}}"  # + .zarr (store) or .qc.parquet (its QC table)
+STORE = f"{RESULTS}/{{dataset}}/lightcurves.zarr"
+SPLIT = f"{RESULTS}/{{dataset}}/split.parquet"
+FEATURES = f"{RESULTS}/{{dataset}}/features.parquet"
+PRETRAINED = f"{RESULTS}/{{dataset}}/pretrain/{{model}}/s{{seed}}"  # + /model.pt, /metrics.csv
+FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
+FINETUNED = f"finetune/{FINETUNED_NAME}"
+EVALUATED = f"{RESULTS}/{{dataset}}/evaluate/{FINETUNED_NAME}"  # + /predictions.parquet, /metrics.json
+
+
 def spec(wildcards):
     return resolve(wildcards.dataset, config, RESULTS)
 
 
 def raw_input(wildcards):
-    """What ingest reads: simulated or downloaded files made by a rule, or the user's own files in place."""
+    """What ingest reads: simulated or downloaded files made by a rule, or the user's own files in place, and the
+    labels and test-id files the data set names."""
     s = spec(wildcards)
-    if s.kind == "simulate":
-        return f"{RESULTS}/{wildcards.dataset}/raw/simulated"
-    if s.kind == "survey":
-        return f"{RESULTS}/{wildcards.dataset}/raw/downloaded"
-    return str(s.root)
+    raw = {"simulate": SIMULATED, "survey": DOWNLOADED}.get(s.kind, str(s.root)).format(dataset=wildcards.dataset)
+    return [raw] + [str(p) for p in ((s.labels or {}).get("path"), s.test_ids) if p]
 
 
 def shard_outputs(wildcards, suffix):
     n = spec(wildcards).shards
-    return [f"{RESULTS}/{wildcards.dataset}/shards/{i}{suffix}" for i in range(n)]
+    return [SHARD.format(dataset=wildcards.dataset, shard=i) + suffix for i in range(n)]
 
 
-# The train settings a trained model depends on (params, so that changing them retrains it).
-TRAIN_SETTINGS = ("model_overrides", "band", "split_seed", "validation_fraction", "band_sampling", "sync_tolerance",
-                  "multiband_pretraining")
-FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
-FINETUNED = f"finetune/{FINETUNED_NAME}"
+# Rule params: every setting a job uses, canonical (keys sorted), so reordering the config's keys reruns nothing and
+# a changed setting reruns exactly the jobs that use it.
+def dataset_settings(wildcards):
+    """What ingest reads and how: the data set's astroflow.datasets.DatasetSpec."""
+    return spec(wildcards).settings()
+
+
+def simulate_settings(wildcards):
+    return canonical(config["datasets"][wildcards.dataset]["simulate"])
+
+
+def selection():
+    """The draws of the labelled and validation objects (astroflow.train.split)."""
+    return canonical({k: config["train"][k] for k in ("split_seed", "validation_fraction")})
+
+
+def model_settings(wildcards, stage):
+    """The settings the model ``wildcards.model`` reads, for ``stage`` (pretrain or finetune): its preset overrides,
+    the band a single-band encoder reads or how a multiband one samples the bands (and, pretraining a per-band
+    one, how), and an image model's drawing settings."""
+    t, name = config["train"], wildcards.model
+    settings = {"overrides": t["model_overrides"].get(name, {})}
+    preset = models.model_config(name, **settings["overrides"])
+    if models.kind(name) == "classifier":
+        if isinstance(preset, VisionConfig):
+            settings["image"] = config["represent"]["image"]
+    elif preset.n_bands > 0:
+        settings |= {"band_sampling": t["band_sampling"], "sync_tolerance": t["sync_tolerance"]}
+        if stage == "pretrain" and models.architecture(name) is PerBandFusion:
+            settings["pretraining"] = t["multiband_pretraining"]
+    else:
+        settings["band"] = t["band"]
+    return canonical(settings)
 
 
 FOREST = "forest"  # the light-curve features + balanced random forest baseline (rules in forest.smk)
@@ -83,7 +125,7 @@ def pretrained_source(wildcards):
     if model_kind(wildcards.model) == "classifier":
         source = config["train"]["image_weights"].get(wildcards.model, "none")
         return "" if source == "none" else source
-    return f"{RESULTS}/{wildcards.dataset}/pretrain/{wildcards.model}/s{wildcards.seed}/model.pt"
+    return PRETRAINED.format(dataset=wildcards.dataset, model=wildcards.model, seed=wildcards.seed) + "/model.pt"
 
 
 def pretrained_input(wildcards):
@@ -95,14 +137,15 @@ def pretrained_input(wildcards):
 def evaluation_targets(dataset):
     """Test metrics of every configured model, initialisation, labelled-set size, fold and seed."""
     t = config["train"]
-    return [f"{RESULTS}/{dataset}/evaluate/{m}/{i}/n{n}/f{f}/s{s}/metrics.json" for m in t["models"]
+    return [EVALUATED.format(dataset=dataset, model=m, init=i, n_per_class=n, fold=f, seed=s) + "/metrics.json"
+            for m in t["models"]
             for i in inits(m) for n in t["n_per_class"] for f in range(t["folds"]) for s in t["seeds"]]
 
 
 def all_targets():
     targets = []
     for d in DATASETS:
-        targets.append(f"{RESULTS}/{d}/lightcurves.zarr")
+        targets.append(STORE.format(dataset=d))
         targets += [f"{RESULTS}/{d}/represent/{r}.zarr" for r in config["represent"]["materialize"]]
         targets += [f"{RESULTS}/{d}/figures/examples_{r}.png" for r in config["represent"]["figures"]]
         targets.append(f"{RESULTS}/{d}/report/comparison.csv")

@@ -1,22 +1,9 @@
-rule simulate:
-    output:
-        directory(f"{RESULTS}/{{dataset}}/raw/simulated"),
-    log:
-        f"{RESULTS}/logs/{{dataset}}/simulate.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{dataset}}/simulate.tsv"
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    script:
-        "../../scripts/simulate.py"
-
-
 rule download:
     output:
-        directory(f"{RESULTS}/{{dataset}}/raw/downloaded"),
+        directory(DOWNLOADED),
+    params:
+        survey=lambda wildcards: config["datasets"][wildcards.dataset]["survey"],
+        offline=config["offline"],
     log:
         f"{RESULTS}/logs/{{dataset}}/download.log",
     benchmark:

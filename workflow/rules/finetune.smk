@@ -1,7 +1,7 @@
 rule finetune:
     input:
-        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
-        split=f"{RESULTS}/{{dataset}}/split.parquet",
+        store=STORE,
+        split=SPLIT,
         pretrained=pretrained_input,
     output:
         model=f"{RESULTS}/{{dataset}}/{FINETUNED}/model.pt",
@@ -10,8 +10,9 @@ rule finetune:
     params:
         workdir=f"{RESULTS}/{{dataset}}/checkpoints/{FINETUNED}",
         pretrained=pretrained_source,
-        settings={k: config["train"][k] for k in TRAIN_SETTINGS + ("finetune",)},
-        image=config["represent"]["image"],
+        optimiser=canonical(config["train"]["finetune"]),
+        selection=selection(),
+        model=lambda wildcards: model_settings(wildcards, "finetune"),
     log:
         f"{RESULTS}/logs/{{dataset}}/{FINETUNED}/finetune.log",
     benchmark:

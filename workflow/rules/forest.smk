@@ -3,34 +3,16 @@
 FOREST_RUN = f"{FOREST}/scratch/n{{n_per_class}}/f{{fold}}/s{{seed}}"
 
 
-rule features:
-    input:
-        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
-    output:
-        f"{RESULTS}/{{dataset}}/features.parquet",
-    log:
-        f"{RESULTS}/logs/{{dataset}}/features.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{dataset}}/features.tsv"
-    conda:
-        "../../envs/train.yaml"
-    threads: config["train"]["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=240,
-    script:
-        "../../scripts/features.py"
-
-
 rule train_forest:
     input:
-        features=f"{RESULTS}/{{dataset}}/features.parquet",
-        split=f"{RESULTS}/{{dataset}}/split.parquet",
+        features=FEATURES,
+        split=SPLIT,
     output:
         model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.joblib",
         split=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/split.parquet",
     params:
-        settings={"split_seed": config["train"]["split_seed"], "forest": config["train"]["forest"]},
+        forest=canonical(config["train"]["forest"]),
+        selection=selection(),
     log:
         f"{RESULTS}/logs/{{dataset}}/finetune/{FOREST_RUN}/train_forest.log",
     benchmark:
@@ -48,9 +30,9 @@ rule train_forest:
 rule evaluate_forest:
     input:
         model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.joblib",
-        features=f"{RESULTS}/{{dataset}}/features.parquet",
-        split=f"{RESULTS}/{{dataset}}/split.parquet",
-        store=f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+        features=FEATURES,
+        split=SPLIT,
+        store=STORE,
     output:
         predictions=f"{RESULTS}/{{dataset}}/evaluate/{FOREST_RUN}/predictions.parquet",
         metrics=f"{RESULTS}/{{dataset}}/evaluate/{FOREST_RUN}/metrics.json",

@@ -2,8 +2,10 @@ rule ingest:
     input:
         raw_input,
     output:
-        store=directory(f"{RESULTS}/{{dataset}}/shards/{{shard}}.zarr"),
-        qc=f"{RESULTS}/{{dataset}}/shards/{{shard}}.qc.parquet",
+        store=directory(f"{SHARD}.zarr"),
+        qc=f"{SHARD}.qc.parquet",
+    params:
+        dataset=dataset_settings,
     log:
         f"{RESULTS}/logs/{{dataset}}/ingest_{{shard}}.log",
     benchmark:

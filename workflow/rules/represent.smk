@@ -1,10 +1,10 @@
 rule represent:
     input:
-        f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+        STORE,
     output:
         directory(f"{RESULTS}/{{dataset}}/represent/{{representation}}.zarr"),
     params:
-        represent=config["represent"],
+        represent=canonical(config["represent"]),
     log:
         f"{RESULTS}/logs/{{dataset}}/represent_{{representation}}.log",
     benchmark:
@@ -20,7 +20,7 @@ rule represent:
 
 rule represent_examples:
     input:
-        f"{RESULTS}/{{dataset}}/lightcurves.zarr",
+        STORE,
     output:
         report(
             f"{RESULTS}/{{dataset}}/figures/examples_{{representation}}.png",
@@ -28,7 +28,7 @@ rule represent_examples:
             category="Representations",
         ),
     params:
-        represent=config["represent"],
+        represent=canonical(config["represent"]),
     log:
         f"{RESULTS}/logs/{{dataset}}/examples_{{representation}}.log",
     conda:

@@ -3,7 +3,7 @@ rule store:
         stores=lambda wc: shard_outputs(wc, ".zarr"),
         qc=lambda wc: shard_outputs(wc, ".qc.parquet"),
     output:
-        store=directory(f"{RESULTS}/{{dataset}}/lightcurves.zarr"),
+        store=directory(STORE),
         qc=f"{RESULTS}/{{dataset}}/qc.parquet",
         summary=f"{RESULTS}/{{dataset}}/ingest_summary.json",
     log:

@@ -64,6 +64,11 @@ def _entry(name: str) -> tuple[type[nn.Module], object]:
     raise ConfigError("model", f"unknown model {name!r}; presets: {', '.join(names())}")
 
 
+def architecture(name: str) -> type[nn.Module]:
+    """The class preset ``name`` builds."""
+    return _entry(name)[0]
+
+
 def model_config(name: str, **overrides):
     """The config of preset ``name`` with ``overrides`` (e.g. n_bands=6, dropout=0.0) applied."""
     config = _entry(name)[1]
@@ -77,4 +82,4 @@ def model_config(name: str, **overrides):
 def build(name: str, **overrides) -> nn.Module:
     """A freshly initialised model of preset ``name``; seed torch first for identical weights."""
     config = model_config(name, **overrides)
-    return _entry(name)[0](config)
+    return architecture(name)(config)

@@ -14,6 +14,10 @@ from astroflow.errors import InputError
 KINDS = ("encoder", "classifier")  # what model.pt holds: a pretrained encoder, or a network giving class logits
 SAMPLINGS = ("asynchronous", "synchronous")  # bands at their own times, or on epochs shared by all bands
 NORMALISATIONS = ("window_mean", "none")  # encoders' windows: time and value minus the window's mean; dt/dm: none
+INITS = ("pretrained", "frozen", "scratch")  # fine-tuning of a pretrained encoder, the encoder kept fixed, or none
+HEADS = ("layers", "mean")  # an encoder's head: Astromer 2's layer-weighted average, or the last layer's mean
+PRETRAININGS = ("joint", "independent")  # a per-band multiband encoder: all of it at once, or band encoder alone
+OPTIONAL = ("init", "head", "pretraining")  # fields a pretrained encoder or a classifier may leave unset
 CARD_KEY, STATE_KEY = "card", "state"  # the two entries of a model.pt
 
 
@@ -38,12 +42,12 @@ class ModelCard:
     sync_tolerance: float | None = None  # days, with synchronous sampling
     image: dict | None = None  # render_lightcurves settings of image models (layout and size the preset's)
     # training
-    pretraining: str | None = None  # joint or independent (per-band multiband encoders)
-    init: str | None = None  # pretrained, frozen or scratch (classifiers)
+    pretraining: str | None = None  # one of PRETRAININGS (per-band multiband encoders)
+    init: str | None = None  # one of INITS (classifiers)
     n_per_class: str | None = None  # labelled objects per class, or "all"
     fold: int | None = None
     seed: int | None = None
-    head: str | None = None  # layers or mean (an encoder's classification head)
+    head: str | None = None  # one of HEADS (an encoder's classification head)
     head_hidden: list[int] = field(default_factory=list)
     freeze_encoder: bool = False
     # provenance
@@ -53,8 +57,10 @@ class ModelCard:
 
     def __post_init__(self):
         for name, value, allowed in (("kind", self.kind, KINDS), ("band_sampling", self.band_sampling, SAMPLINGS),
-                                     ("normalisation", self.normalisation, NORMALISATIONS)):
-            if value not in allowed:
+                                     ("normalisation", self.normalisation, NORMALISATIONS),
+                                     ("init", self.init, INITS), ("head", self.head, HEADS),
+                                     ("pretraining", self.pretraining, PRETRAININGS)):
+            if value not in allowed and not (value is None and name in OPTIONAL):
                 raise ValueError(f"model card {name} {value!r} is not one of {allowed}")
 
     def to_dict(self) -> dict:

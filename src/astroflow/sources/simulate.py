@@ -55,8 +55,10 @@ the observed rise times (0.21-0.25 of a cycle for RRab, 0.40 for RRc). The other
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,6 +66,8 @@ from scipy.special import log_expit, ndtr, ndtri
 
 from astroflow.catalogue import Catalogue
 from astroflow.errors import ConfigError
+
+log = logging.getLogger("astroflow.simulate")
 
 CLASSES = ("RRab", "RRc", "Cepheid", "EB_detached", "EB_contact", "DSCT", "LPV", "QSO", "SNIa", "SNII", "NonVar")
 YEAR = 365.25
@@ -590,3 +594,19 @@ def _sn_ii(rng, objs):
 
 MODELS = {"RRab": _rrab, "RRc": _rrc, "Cepheid": _cepheid, "EB_detached": _eb_detached, "EB_contact": _eb_contact,
           "DSCT": _dsct, "LPV": _lpv, "QSO": _qso, "SNIa": _sn_ia, "SNII": _sn_ii, "NonVar": _nonvar}
+
+
+def simulate_dataset(out_dir: str | Path, shards: int, settings: dict) -> None:
+    """The simulate rule: a survey simulated with ``settings`` (simulate_survey's arguments, a data set's
+    ``simulate`` section) into one Parquet long table per shard, and the objects' truth table."""
+    cat = simulate_survey(**settings)
+    log.info("simulated %d objects, %d observations", cat.n_objects, cat.n_obs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = cat.objects.set_index("object_id")["label"]
+    part_of = dict(zip(cat.objects["object_id"], np.arange(cat.n_objects) % shards))
+    obs = cat.obs.assign(label=cat.obs["object_id"].map(labels).astype("string"))
+    part = obs["object_id"].map(part_of).to_numpy()
+    for k in range(shards):
+        obs[part == k].to_parquet(out / f"part-{k:04d}.parquet", index=False)
+    cat.objects.to_parquet(out / "objects.parquet", index=False)

@@ -1,60 +1,81 @@
-"""Trained models on disk: weights plus what rebuilds them (preset, settings, bands, classes, window, cleaning).
+"""Trained networks on disk: the card a new model gets, and the model rebuilt from a saved card and weights.
 
-One file per model, a dict of tensors and plain values, so ``torch.load(..., weights_only=True)`` reads it and
-no pickled code is ever run.
+One file per model (astroflow.models.card): a dict of tensors and plain values, so ``torch.load(...,
+weights_only=True)`` reads it and no pickled code is ever run.
 """
 from __future__ import annotations
 
-import pickle
-import struct
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from astroflow import models
-from astroflow.errors import InputError
+from astroflow.errors import ConfigError
+from astroflow.models import card as cards
+from astroflow.models.card import ModelCard
 from astroflow.models.heads import MLP_HIDDEN, Classifier, LayerWeightedHead, MeanPoolHead
+from astroflow.models.vision import VisionConfig
+from astroflow.store import LightCurveStore
 
 
-def build_encoder(meta: dict) -> nn.Module:
-    return models.build(meta["model"], **meta.get("overrides", {}))
+def new_card(name: str, store: LightCurveStore, overrides: dict | None = None, band: str | None = None,
+             band_sampling: str = "asynchronous", sync_tolerance: float | None = None,
+             image: dict | None = None) -> ModelCard:
+    """The card of a new model of preset ``name`` for ``store``: its settings (band count from the store for
+    multiband presets; band and class counts for classifiers), what it reads (an encoder's window and band, None:
+    all bands; band sampling of models reading all bands; an image model's drawing settings, layout and size the
+    preset's) and the store's cleaning."""
+    overrides = dict(overrides or {})
+    preset = models.model_config(name, **overrides)
+    common = {"model": name, "architecture": models.architecture(name).__name__, "bands": list(store.bands),
+              "quantity": store.quantity, "clean": dict(store.attrs["provenance"].get("clean", {}))}
+    if models.kind(name) == "classifier":
+        overrides |= {"n_bands": len(store.bands), "n_classes": len(store.class_names)}
+        drawn = {**(image or {}), "layout": preset.layout, "size": preset.image_size} if isinstance(
+            preset, VisionConfig) else None
+        return ModelCard(**common, kind="classifier", overrides=overrides, class_names=list(store.class_names),
+                         image=drawn)
+    multiband = preset.n_bands > 0
+    if multiband:
+        overrides["n_bands"] = len(store.bands)
+    band = band or store.bands[0]
+    if not multiband and band not in store.bands:
+        raise ConfigError("train.band", f"band {band!r} is not one of the store's bands {store.bands}")
+    sampling = {"band_sampling": band_sampling, "sync_tolerance": sync_tolerance} if multiband else {}
+    return ModelCard(**common, kind="encoder", overrides=overrides, band=None if multiband else store.bands.index(band),
+                     window=preset.window, normalisation="window_mean", **sampling)
 
 
-def build_classifier(encoder: nn.Module, meta: dict) -> nn.Module:
-    """A classifier model as it is (models.kind ``classifier``); an encoder gets the head ``meta["head"]``
+def build_encoder(card: ModelCard) -> nn.Module:
+    return models.build(card.model, **card.overrides)
+
+
+def build_classifier(encoder: nn.Module, card: ModelCard) -> nn.Module:
+    """A classifier model as it is (models.kind ``classifier``); an encoder gets the head ``card.head``
     (``layers``: Astromer 2's layer-weighted head; ``mean``: mean pooling of the last layer) for
-    ``meta["class_names"]``."""
-    if models.kind(meta["model"]) == "classifier":
+    ``card.class_names``."""
+    if models.kind(card.model) == "classifier":
         return encoder
-    dim, n_classes = encoder.config.dim, len(meta["class_names"])
-    hidden = tuple(meta.get("head_hidden", MLP_HIDDEN))
-    if meta["head"] == "layers":
+    dim, n_classes = encoder.config.dim, len(card.class_names)
+    hidden = tuple(card.head_hidden or MLP_HIDDEN)
+    if card.head == "layers":
         head = LayerWeightedHead(dim, encoder.n_hidden, n_classes, hidden)
-    elif meta["head"] == "mean":
-        head = MeanPoolHead(dim, n_classes, hidden)
     else:
-        raise ValueError(f"unknown head {meta['head']!r} (layers or mean)")
-    return Classifier(encoder, head, freeze_encoder=meta.get("freeze_encoder", False))
+        head = MeanPoolHead(dim, n_classes, hidden)
+    return Classifier(encoder, head, freeze_encoder=card.freeze_encoder)
 
 
-def save_model(path: str | Path, model: nn.Module, meta: dict) -> None:
-    """Write ``model``'s weights and ``meta`` (plain values only) to ``path``."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"meta": meta, "state": model.state_dict()}, path)
+def save_model(path: str | Path, model: nn.Module, card: ModelCard) -> None:
+    """Write ``model``'s weights and its card to ``path``."""
+    cards.save(path, model.state_dict(), card)
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, dict]:
-    """The model saved at ``path`` (a pretrained encoder, or a classifier when ``meta["kind"] == "classifier"``),
-    on the CPU, in eval mode, and its meta."""
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        meta = saved["meta"]
-    except (pickle.UnpicklingError, struct.error, EOFError, RuntimeError, KeyError, TypeError) as error:
-        raise InputError(path, "is not an astroflow PyTorch model (model.pt of a pretrain or finetune run; the "
-                         f"forest's model.joblib is scored by its own rules) ({type(error).__name__})") from error
-    model = build_encoder(meta)
-    if meta["kind"] == "classifier":
-        model = build_classifier(model, meta)
-    model.load_state_dict(saved["state"])
-    return model.eval(), meta
+def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
+    """The model saved at ``path`` (a pretrained encoder, or a classifier when ``card.kind == "classifier"``),
+    on the CPU, in eval mode, and its card."""
+    state, card = cards.load(path)
+    model = build_encoder(card)
+    if card.kind == "classifier":
+        model = build_classifier(model, card)
+    model.load_state_dict(state)
+    return model.eval(), card

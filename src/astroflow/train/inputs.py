@@ -14,6 +14,7 @@ import numpy as np
 
 from astroflow import models
 from astroflow.errors import ConfigError
+from astroflow.models.card import ModelCard
 from astroflow.models.cnn import CNNConfig
 from astroflow.models.rnn import RNNConfig
 from astroflow.models.vision import VisionConfig
@@ -124,12 +125,12 @@ class Images:
                 "index": index}
 
 
-def model_inputs(ragged: Ragged, index: np.ndarray, meta: dict, augment: bool = False):
-    """What the model of ``meta`` (a saved model's, see stages.model_meta) reads of the objects ``index``:
-    windows for the Astromer family, dt/dm sequences or images for the classifiers; ``augment`` for training."""
-    if models.kind(meta["model"]) == "encoder":
-        return Windows(ragged, index, meta["window"], meta["band"])
-    config = models.model_config(meta["model"], **meta["overrides"])
+def model_inputs(ragged: Ragged, index: np.ndarray, card: ModelCard, augment: bool = False):
+    """What the model of ``card`` reads of the objects ``index``: windows for the Astromer family, dt/dm sequences
+    or images for the classifiers; ``augment`` for training."""
+    if models.kind(card.model) == "encoder":
+        return Windows(ragged, index, card.window, card.band)
+    config = models.model_config(card.model, **card.overrides)
     if isinstance(config, VisionConfig):
-        return Images(ragged, index, meta["image"], augment, magnitudes=meta["quantity"] == "mag")
+        return Images(ragged, index, card.image, augment, magnitudes=card.quantity == "mag")
     return DtDm(ragged, index, config, augment)

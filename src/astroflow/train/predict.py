@@ -20,10 +20,11 @@ from astroflow.ragged import Ragged
 from astroflow.sources import formats
 from astroflow.store import LightCurveStore, to_ragged
 from astroflow.train import artifacts
-from astroflow.train.data import readable, sample_bands
+from astroflow.train.data import sample_bands
 from astroflow.train.inference import predict_proba
 from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import predictions_table
+from astroflow.train.split import readable
 from astroflow.train.trainer import use_threads
 
 log = logging.getLogger("astroflow.predict")
@@ -44,24 +45,24 @@ def in_model_bands(ragged: Ragged, bands: list[str]) -> Ragged:
 
 def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256) -> pd.DataFrame:
     """Probabilities of every object of ``ragged`` (labels, if any, coded into ``ragged.class_names``)."""
-    classifier, meta = artifacts.load_model(model_path)
-    if meta["kind"] != "classifier":
+    classifier, card = artifacts.load_model(model_path)
+    if card.kind != "classifier":
         raise InputError(model_path, "is a pretrained encoder, not a classifier: fine-tune it first")
-    ragged = sample_bands(in_model_bands(ragged, meta["bands"]), meta)
-    band = meta["band"]
+    band = card.band
+    ragged = sample_bands(in_model_bands(ragged, card.bands), card.band_sampling, card.sync_tolerance, band)
     seen = readable(ragged, np.arange(len(ragged)), band)
     usable = np.flatnonzero(seen)
-    probs = np.full((len(ragged), len(meta["class_names"])), np.nan, dtype=np.float32)
+    probs = np.full((len(ragged), len(card.class_names)), np.nan, dtype=np.float32)
     if len(usable):
-        probs[usable] = predict_proba(classifier, model_inputs(ragged, usable, meta), batch_size)
-    table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.nan_to_num(probs), meta["class_names"])
+        probs[usable] = predict_proba(classifier, model_inputs(ragged, usable, card), batch_size)
+    table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.nan_to_num(probs), card.class_names)
     # The input's labels code into its own class names, not the model's; -1 (unknown) picks the trailing None.
     names = np.asarray(ragged.class_names + [None], dtype=object)
     table["label"] = pd.array(names[ragged.label], dtype="string")
     table.loc[~seen, ["pred"]] = pd.NA
-    table.loc[~seen, [f"p_{c}" for c in meta["class_names"]]] = np.nan
-    wanted = f"band {meta['bands'][band]}" if band is not None else (
-        "all bands" if meta.get("band_sampling", "asynchronous") == "asynchronous" else "epochs shared by all bands")
+    table.loc[~seen, [f"p_{c}" for c in card.class_names]] = np.nan
+    wanted = f"band {card.bands[band]}" if band is not None else (
+        "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands")
     table["note"] = np.where(seen, "", f"no observations in {wanted}")
     return table
 
@@ -79,10 +80,10 @@ def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: s
     cleaning the model's training data had, classify it, and write the table to ``out``; returns the table.
     Objects the cleaner dropped are listed with its reason as their note."""
     options = options or {}
-    _, meta = artifacts.load_model(model_path)
+    _, card = artifacts.load_model(model_path)
     units = formats.discover(fmt, path, **options)
     cat = concat([formats.read(fmt, unit, **options) for unit in units])
-    cleaned, qc = clean(cat, CleanConfig(**meta.get("clean", {})))
+    cleaned, qc = clean(cat, CleanConfig(**card.clean))
     table = predict_ragged(model_path, to_ragged(cleaned), batch_size)
     dropped = qc.loc[~qc["kept"].astype(bool), ["object_id", "reason"]] if len(qc) else qc
     if len(dropped):

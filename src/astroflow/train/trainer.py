@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import logging
 import math
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,6 +115,20 @@ def param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
 def fingerprint(*parts) -> str:
     """A short hash of what defines a run, so a checkpoint of another setup is never resumed."""
     return config_hash(parts)
+
+
+def data_id(ragged, role: np.ndarray) -> str:
+    """A hash of the objects, their sizes, labels and roles: a checkpoint of other data is never resumed."""
+    h = hashlib.sha256()
+    for part in (ragged.object_id.astype(str), ragged.row_size, ragged.label, role.astype(str)):
+        h.update("\x1f".join(map(str, part)).encode())
+    return h.hexdigest()
+
+
+def finish(trainer: Trainer, out_metrics: str | Path) -> None:
+    """Keep the run's metrics as an output and drop its checkpoint folder: checkpoints exist for unfinished runs."""
+    shutil.copyfile(trainer.metrics_path, out_metrics)
+    shutil.rmtree(trainer.workdir)
 
 
 @dataclass

@@ -1,14 +1,7 @@
-"""Helpers the Snakefile uses to plan jobs; the jobs' own logic lives in the stage modules."""
+"""``astroflow pull``: DVC-versioned artifacts fetched and marked up to date for Snakemake."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-
-def export_pythonpath(src: str | Path) -> None:
-    """Let jobs, including those in conda environments or on cluster nodes, import this checkout's library."""
-    parts = [str(Path(src).resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
 
 
 def dvc_outputs(root: str | Path = ".") -> list[str]:
