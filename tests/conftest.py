@@ -1,5 +1,8 @@
 import os
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,36 @@ def no_internet(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.delenv("ASTROFLOW_OFFLINE", raising=False)
+
+
+BIN = Path(sys.executable).parent
+PROJECT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@localhost", "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
+               "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def run(*cmd: str, cwd: Path) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=PROJECT_ENV, capture_output=True, text=True, timeout=1200, check=False)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def ci_project(tmp_path_factory) -> Path:
+    """The one end-to-end run the workflow and DVC tests share: a copy of the project's tracked files as a git
+    repository with a local DVC remote, its DVC stages run (`dvc repro`, Snakemake on config/ci.yaml)."""
+    repo = tmp_path_factory.mktemp("project") / "repo"
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (repo / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, repo / f)
+    dvc_yaml = (repo / "dvc.yaml").read_text()
+    (repo / "dvc.yaml").write_text(dvc_yaml.replace("configfile: config/config.yaml", "configfile: config/ci.yaml")
+                                   .replace("dataset: sim", "dataset: ci"))
+    run("git", "init", "-q", cwd=repo)
+    run("dvc", "remote", "add", "-d", "local", str(repo.parent / "remote"), cwd=repo)
+    run("git", "add", "-A", cwd=repo)
+    run("git", "commit", "-qm", "project", cwd=repo)
+    run("dvc", "repro", cwd=repo)
+    return repo

@@ -29,3 +29,33 @@ def test_simulate_defaults_match_simulator():
             continue  # required by the simulator; the schema's default is the workflow's choice
         assert params[key].default == value, key
     assert set(defaults) <= set(params)
+
+
+def train_schema(section: str | None = None) -> dict:
+    train = SCHEMA["properties"]["train"]["properties"]
+    return train if section is None else train[section]["properties"]
+
+
+def test_the_schema_owns_allowed_values_the_code_lists():
+    from astroflow.models import card
+    from astroflow.sources import formats
+
+    train = train_schema()
+    assert tuple(train["init"]["items"]["enum"]) == card.INITS
+    assert tuple(train["band_sampling"]["enum"]) == card.SAMPLINGS
+    assert tuple(train["multiband_pretraining"]["enum"]) == card.PRETRAININGS
+    assert tuple(train_schema("finetune")["head"]["enum"]) == card.HEADS
+    assert sorted(SCHEMA["$defs"]["dataset"]["properties"]["format"]["enum"]) == sorted(formats.names())
+
+
+def test_stage_settings_defaults_are_the_schemas():
+    from astroflow.train.finetune import FinetuneSettings
+    from astroflow.train.forest import ForestSettings
+    from astroflow.train.pretrain import PretrainSettings
+
+    for section, settings in (("pretrain", PretrainSettings), ("finetune", FinetuneSettings),
+                              ("forest", ForestSettings)):
+        defaults = {k: v["default"] for k, v in train_schema(section).items()}
+        made = dataclasses.asdict(settings())
+        assert {k: made[k] for k in defaults} == defaults, section
+        assert set(made) - set(defaults) <= {"layer_decay", "seed"}, section  # layer_decay: image models' finetune

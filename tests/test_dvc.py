@@ -2,45 +2,20 @@
 fresh clone, a figure and the comparison table are made from the pulled artifacts without re-running simulation,
 ingest, store, represent or any training."""
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
-       "GIT_COMMITTER_EMAIL": "t@localhost", "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-
-
-def run(*cmd: str, cwd: Path) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout + proc.stderr
+from conftest import BIN, run
 
 
 @pytest.mark.workflow
-def test_dvc_pull_then_figure_does_not_recompute(tmp_path):
-    repo, remote, clone = tmp_path / "repo", tmp_path / "remote", tmp_path / "clone"
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        (repo / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, repo / f)
-    dvc_yaml = (repo / "dvc.yaml").read_text()
-    (repo / "dvc.yaml").write_text(dvc_yaml.replace("configfile: config/config.yaml", "configfile: config/ci.yaml")
-                                   .replace("dataset: sim", "dataset: ci"))
-    run("git", "init", "-q", cwd=repo)
-    run("dvc", "remote", "add", "-d", "local", str(remote), cwd=repo)
-    run("git", "add", "-A", cwd=repo)
-    run("git", "commit", "-qm", "project", cwd=repo)
-    run("dvc", "repro", cwd=repo)
+def test_dvc_pull_then_figure_does_not_recompute(ci_project):
+    repo, clone = ci_project, ci_project.parent / "clone"
     run("dvc", "push", cwd=repo)
     run("git", "add", "dvc.lock", cwd=repo)
     run("git", "commit", "-qm", "lock", cwd=repo)
 
-    run("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
+    run("git", "clone", "-q", str(repo), str(clone), cwd=repo.parent)
     run("dvc", "pull", cwd=clone)
     store, maps = clone / "results" / "ci" / "lightcurves.zarr", clone / "results" / "ci" / "represent" / "dmdt.zarr"
     assert (store / "zarr.json").is_file() and (maps / "zarr.json").is_file()

@@ -1,6 +1,8 @@
 """The balanced random forest baseline on a simulated survey: features, training on the deep models' subset,
 evaluation in the deep models' format, reproducibility."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -101,3 +103,9 @@ def test_features_of_other_objects_are_refused(survey, tmp_path):
     with pytest.raises(ConfigError, match="rebuild"):
         train_forest(survey / "features.parquet", tmp_path / "split.parquet", tmp_path / "m.joblib",
                      tmp_path / "s.parquet", n_per_class="all", fold=0, seed=0, settings=SETTINGS, **SELECTION)
+
+
+def test_the_forest_and_object_selection_import_no_torch():
+    code = "import sys, astroflow.train.forest, astroflow.train.split, astroflow.features; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

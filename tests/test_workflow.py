@@ -5,27 +5,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--configfile", str(ROOT / "config" / "ci.yaml"),
+def snakemake(workdir: Path, *args: str, root: Path = ROOT) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "-s", str(root / "Snakefile"), "--configfile", str(root / "config" / "ci.yaml"),
            "--cores", "2", *args]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=1200, check=False)
 
 
 @pytest.fixture(scope="module")
-def ci_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("wf")
-    proc = snakemake(workdir)
+def ci_run(ci_project):
+    """The shared end-to-end run (conftest.ci_project), completed with what its DVC stages do not make."""
+    proc = snakemake(ci_project, root=ci_project)
     assert proc.returncode == 0, proc.stderr[-5000:]
-    return workdir
+    return ci_project
 
 
 @pytest.mark.workflow
@@ -80,9 +82,47 @@ def test_comparison_table_lists_every_model(ci_run):
 
 @pytest.mark.workflow
 def test_rerun_does_nothing(ci_run):
-    proc = snakemake(ci_run, "-n")
+    proc = snakemake(ci_run, "-n", root=ci_run)
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def reversed_keys(value):
+    """``value`` with the keys of every mapping in reverse order."""
+    if isinstance(value, dict):
+        return {k: reversed_keys(value[k]) for k in reversed(list(value))}
+    return value
+
+
+@pytest.mark.workflow
+def test_reordered_config_keys_rerun_nothing(ci_run, tmp_path):
+    config = reversed_keys(yaml.safe_load((ci_run / "config" / "ci.yaml").read_text()))
+    (tmp_path / "reordered.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake(ci_run, "-n", "--configfile", str(tmp_path / "reordered.yaml"), root=ci_run)
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(("change", "first"), [({"clean": {"min_points": 6}}, "ingest"),
+                                               ({"simulate": {"seed": 8}}, "simulate")])
+def test_dataset_settings_rerun_their_stages(ci_run, tmp_path, change, first):
+    config = yaml.safe_load((ci_run / "config" / "ci.yaml").read_text())
+    config["datasets"]["ci"] |= change
+    (tmp_path / "changed.yaml").write_text(yaml.safe_dump(config))
+    out = snakemake(ci_run, "-n", "--configfile", str(tmp_path / "changed.yaml"), root=ci_run).stdout
+    assert f"rule {first}:" in out and "rule store:" in out and "rule finetune:" in out, out[-3000:]
+
+
+@pytest.mark.workflow
+def test_predictions_are_those_of_the_same_seeds_before_the_refactoring(ci_run):
+    """Every CI model's test probabilities, as recorded from the workflow before the stage map was reorganised."""
+    recorded = json.loads((ROOT / "tests" / "data" / "ci_predictions.json").read_text())
+    for run, probs in recorded.items():
+        table = pd.read_parquet(ci_run / "results" / "ci" / "evaluate" / run / "predictions.parquet")
+        got = table.set_index("object_id").filter(like="p_")
+        assert sorted(got.index) == sorted(probs), run
+        for object_id, p in probs.items():
+            np.testing.assert_allclose(got.loc[object_id].to_numpy(), p, atol=1e-5, err_msg=f"{run} {object_id}")
 
 
 def test_bad_config_names_the_key(tmp_path):

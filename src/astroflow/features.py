@@ -37,7 +37,7 @@ from astroflow.logs import progress
 from astroflow.ragged import Ragged, band_objects, positions
 from astroflow.store import LightCurveStore
 
-log = logging.getLogger("astroflow.features")
+log = logging.getLogger(__name__)
 
 ZERO_POINT = 25.0  # magnitude of unit flux, for the Bazin fit of a magnitude store
 FILL = -999.0  # what the forest sees in place of a missing or non-finite feature (as ALeRCE's classifier)

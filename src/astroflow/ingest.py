@@ -14,7 +14,7 @@ from astroflow.errors import ConfigError, InputError
 from astroflow.logs import progress
 from astroflow.sources import formats
 
-log = logging.getLogger("astroflow.ingest")
+log = logging.getLogger(__name__)
 
 
 def _class_names(spec: DatasetSpec) -> list[str] | None:

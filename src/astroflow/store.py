@@ -38,7 +38,7 @@ from astroflow.catalogue import Catalogue, codes_in
 from astroflow.errors import InputError
 from astroflow.ragged import Ragged, positions
 
-log = logging.getLogger("astroflow.store")
+log = logging.getLogger(__name__)
 
 # Bit-shuffled zstd: times, magnitudes and small integer codes all compress well and decode at GB/s.
 COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")

@@ -1,4 +1,3 @@
-import os
 import re
 from pathlib import Path
 
@@ -8,10 +7,9 @@ from astroflow.errors import ConfigError
 from astroflow.models.multiband import PerBandFusion
 from astroflow.models.vision import VisionConfig
 from astroflow.represent.materialize import NAMES as REPRESENTATIONS
+from astroflow.environment import export_pythonpath
 
-# Jobs, including those in conda environments or on cluster nodes, import this checkout's library.
-SRC = str((Path(workflow.basedir) / "src").resolve())
-os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([SRC, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
+export_pythonpath(Path(workflow.basedir) / "src")
 
 RESULTS = config["results"]
 DATASETS = [config["dataset"]] if isinstance(config["dataset"], str) else config["dataset"]
@@ -125,7 +123,7 @@ def pretrained_source(wildcards):
     if model_kind(wildcards.model) == "classifier":
         source = config["train"]["image_weights"].get(wildcards.model, "none")
         return "" if source == "none" else source
-    return PRETRAINED.format(dataset=wildcards.dataset, model=wildcards.model, seed=wildcards.seed) + "/model.pt"
+    return f"{PRETRAINED.format(dataset=wildcards.dataset, model=wildcards.model, seed=wildcards.seed)}/model.pt"
 
 
 def pretrained_input(wildcards):
@@ -137,7 +135,7 @@ def pretrained_input(wildcards):
 def evaluation_targets(dataset):
     """Test metrics of every configured model, initialisation, labelled-set size, fold and seed."""
     t = config["train"]
-    return [EVALUATED.format(dataset=dataset, model=m, init=i, n_per_class=n, fold=f, seed=s) + "/metrics.json"
+    return [f"{EVALUATED.format(dataset=dataset, model=m, init=i, n_per_class=n, fold=f, seed=s)}/metrics.json"
             for m in t["models"]
             for i in inits(m) for n in t["n_per_class"] for f in range(t["folds"]) for s in t["seeds"]]
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from astroflow.errors import ConfigError, DownloadError
 from astroflow.represent.images import LAYOUTS
 
-log = logging.getLogger("astroflow.models.vision")
+log = logging.getLogger(__name__)
 PRETRAINED_KEY = "train.image_weights"  # the config key load_pretrained's errors name
 
 

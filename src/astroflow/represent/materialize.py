@@ -32,7 +32,7 @@ from astroflow.represent.dtdm import dtdm_cnn, dtdm_rnn
 from astroflow.represent.images import render_lightcurves
 from astroflow.store import LightCurveStore, atomic_path, consolidate
 
-log = logging.getLogger("astroflow.represent")
+log = logging.getLogger(__name__)
 
 NAMES = ("dtdm_cnn", "dtdm_rnn", "dmdt", "image_overlay", "image_stacked", "image_grid")
 DIMS = {"dtdm_cnn": ("band", "channel", "step"), "dtdm_rnn": ("band", "step", "feature"),

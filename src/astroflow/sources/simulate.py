@@ -67,7 +67,7 @@ from scipy.special import log_expit, ndtr, ndtri
 from astroflow.catalogue import Catalogue
 from astroflow.errors import ConfigError
 
-log = logging.getLogger("astroflow.simulate")
+log = logging.getLogger(__name__)
 
 CLASSES = ("RRab", "RRc", "Cepheid", "EB_detached", "EB_contact", "DSCT", "LPV", "QSO", "SNIa", "SNII", "NonVar")
 YEAR = 365.25

@@ -14,7 +14,7 @@ from astroflow.train.metrics import write_evaluation
 from astroflow.train.split import readable, scored_objects
 from astroflow.train.trainer import model_device, use_threads
 
-log = logging.getLogger("astroflow.train")
+log = logging.getLogger(__name__)
 
 
 def evaluate(model_path: str | Path, store_path: str | Path, split_path: str | Path, out_predictions: str | Path,

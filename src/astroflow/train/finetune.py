@@ -22,7 +22,7 @@ from astroflow.train.split import labelled_objects, roles, usable
 from astroflow.train.tasks import Classification
 from astroflow.train.trainer import TrainConfig, Trainer, data_id, fingerprint, finish, use_threads
 
-log = logging.getLogger("astroflow.train")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from astroflow.store import LightCurveStore
 from astroflow.train.metrics import write_evaluation
 from astroflow.train.split import labelled_objects, same_objects, scored_objects
 
-log = logging.getLogger("astroflow.train")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from astroflow.train.metrics import predictions_table
 from astroflow.train.split import readable
 from astroflow.train.trainer import use_threads
 
-log = logging.getLogger("astroflow.predict")
+log = logging.getLogger(__name__)
 
 
 def in_model_bands(ragged: Ragged, bands: list[str]) -> Ragged:

@@ -21,7 +21,7 @@ from astroflow.train.split import held_out, roles, usable
 from astroflow.train.tasks import MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import TrainConfig, Trainer, data_id, fingerprint, finish, use_threads
 
-log = logging.getLogger("astroflow.train")
+log = logging.getLogger(__name__)
 
 
 @dataclass

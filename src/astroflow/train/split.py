@@ -15,7 +15,7 @@ from astroflow.errors import ConfigError
 from astroflow.ragged import Ragged
 from astroflow.store import LightCurveStore
 
-log = logging.getLogger("astroflow.train")
+log = logging.getLogger(__name__)
 
 
 def split(store_path: str | Path, out: str | Path, test_fraction: float, split_seed: int) -> None:

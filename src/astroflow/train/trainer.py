@@ -31,7 +31,7 @@ from astroflow.logs import progress
 from astroflow.provenance import config_hash
 from astroflow.train import distributed
 
-log = logging.getLogger("astroflow.train")
+log = logging.getLogger(__name__)
 Batch = dict[str, Tensor]
 
 
