@@ -4,6 +4,7 @@ from pathlib import Path
 from astroflow import models
 from astroflow.datasets import canonical, resolve
 from astroflow.errors import ConfigError
+from astroflow.models.card import INITS
 from astroflow.models.multiband import PerBandFusion
 from astroflow.models.vision import VisionConfig
 from astroflow.represent.materialize import NAMES as REPRESENTATIONS
@@ -21,7 +22,7 @@ wildcard_constraints:
     representation="|".join(REPRESENTATIONS),
     source=r"[A-Za-z0-9_\-]+",
     model=r"[A-Za-z0-9_\-]+",
-    init=r"pretrained|frozen|scratch",
+    init="|".join(INITS),
     n_per_class=r"\d+|all",
     fold=r"\d+",
     seed=r"\d+",
