@@ -225,3 +225,45 @@ def test_time_order_matches_lexsort_even_where_the_fast_key_rounds(n_objects, ji
     time = 50000 + rng.uniform(0, 3000, len(obj))
     time[-10:] = 53000 + jitter * rng.permutation(10)
     np.testing.assert_array_equal(_time_order(obj, time), np.lexsort((time, obj)))
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (("a", 100.5, "g", 1e30, 0.01), "out_of_range"),  # in a band too short to clip
+    (("a", 100.5, "g", 99.99, 0.01), "out_of_range"),  # a catalogue's 'no measurement' code
+    (("a", 100.5, "g", -31.0, 0.01), "out_of_range"),
+    (("a", 100.5, "g", 15.0, 1e39), "out_of_range"),  # finite as float64, inf as float32
+])
+def test_absurd_magnitudes_are_dropped_in_short_bands(bad, reason):
+    cat = catalogue(steady("a", n=60) + steady("a", n=3, band="r")[:2] + [bad[:2] + ("r",) + bad[3:]])
+    out, qc = clean(cat, CleanConfig(min_points_per_band=1))
+    check_accounting(cat, out, qc)
+    assert qc_row(qc, "a")[f"n_{reason}"] == 1
+    assert np.isfinite(out.obs[["value", "error"]].to_numpy(dtype=np.float32)).all()
+    assert out.obs["value"].abs().max() < 20
+
+
+def test_flux_range_and_float32_overflow():
+    rows = steady("a", n=10, value=100.0) + [("a", 50.5, "g", 1e39, 1.0), ("a", 51.5, "g", -1e16, 1.0),
+                                             ("a", 52.5, "g", -40.0, 1.0)]
+    cat = catalogue(rows)
+    cat = Catalogue(obs=cat.obs, objects=cat.objects, quantity="flux", unit="uJy", bands=["g", "r"])
+    out, qc = clean(cat, CleanConfig(clip_sigma=None))
+    assert qc_row(qc, "a")["n_out_of_range"] == 2  # a negative flux is a measurement; -40 mag would not be
+    assert out.n_obs == 11
+    _, qc = clean(cat, CleanConfig(clip_sigma=None, max_abs_flux=None))
+    assert qc_row(qc, "a")["n_out_of_range"] == 1  # the float32 overflow is dropped whatever the range
+
+
+def test_physical_range_settings_are_checked():
+    with pytest.raises(ConfigError, match="clean.min_mag"):
+        CleanConfig(min_mag=40.0, max_mag=30.0)
+    with pytest.raises(ConfigError, match="clean.max_abs_flux"):
+        CleanConfig(max_abs_flux=0)
+
+
+def test_store_refuses_a_float32_overflow(tmp_path):
+    from astroflow.store import write_store
+
+    cat = catalogue(steady("a") + [("a", 50.5, "g", 15.0, 1e39)])
+    with pytest.raises(ValueError, match="'a' overflows float32"):
+        write_store(cat, tmp_path / "s.zarr")

@@ -4,13 +4,17 @@ Steps, in order; an observation is counted under the first step that drops it:
 
 1. ``unknown_band``: its band is not one of the bands kept.
 2. ``nonfinite``: time, value or error is NaN or infinite.
-3. ``bad_error``: error <= 0, or above ``max_error``.
-4. ``duplicate``: repeated times (within ``time_tolerance``) of one object and band are merged into the first:
+3. ``out_of_range``: the value lies outside the physical range of its quantity (``min_mag``..``max_mag`` for
+   magnitudes, which also catches the 99.99 "no measurement" codes of many catalogues; ``max_abs_flux`` for
+   fluxes), or the value or error would overflow the store's float32. Clipping cannot be relied on for these:
+   it needs ``clip_min_points`` points in the band, and a 1e30 magnitude would skew any window it sits in.
+4. ``bad_error``: error <= 0, or above ``max_error``.
+5. ``duplicate``: repeated times (within ``time_tolerance``) of one object and band are merged into the first:
    inverse-variance weighted mean of value, error 1/sqrt(sum of weights), or the first as it is.
-5. ``outlier``: iterative robust sigma-clipping per object and band around the median, with 1.4826 x MAD as sigma.
+6. ``outlier``: iterative robust sigma-clipping per object and band around the median, with 1.4826 x MAD as sigma.
    Clipping around the median also removes genuine rare excursions (eclipse points of detached binaries with few
    points in eclipse, flares): raise ``clip_sigma`` or set it to None where those matter.
-6. ``short_band``: a band of an object with fewer than ``min_points_per_band`` points left is dropped.
+7. ``short_band``: a band of an object with fewer than ``min_points_per_band`` points left is dropped.
 
 An object left with fewer than ``min_points`` points is dropped whole. Everything is done on whole columns (no loop
 over objects), so tens of millions of observations clean in seconds.
@@ -25,9 +29,10 @@ import pandas as pd
 from astroflow.catalogue import Catalogue, codes_in
 from astroflow.errors import ConfigError
 
-REASONS = ("unknown_band", "nonfinite", "bad_error", "duplicate", "outlier", "short_band")
-KEPT, UNKNOWN_BAND, NONFINITE, BAD_ERROR, DUPLICATE, OUTLIER, SHORT_BAND = range(len(REASONS) + 1)
+REASONS = ("unknown_band", "nonfinite", "out_of_range", "bad_error", "duplicate", "outlier", "short_band")
+KEPT, UNKNOWN_BAND, NONFINITE, OUT_OF_RANGE, BAD_ERROR, DUPLICATE, OUTLIER, SHORT_BAND = range(len(REASONS) + 1)
 MAD_TO_SIGMA = 1.4826  # sigma of a normal distribution per unit median absolute deviation
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -36,6 +41,9 @@ class CleanConfig:
     merge: str = "mean"  # duplicates: "mean" (inverse-variance weighted) or "first"
     time_tolerance: float = 0.0  # days: consecutive times of one object and band this close are duplicates
     max_error: float | None = None  # largest error kept, in the catalogue's unit; None: no limit
+    min_mag: float | None = -30.0  # magnitudes outside min_mag..max_mag are not measurements; None: no limit
+    max_mag: float | None = 40.0
+    max_abs_flux: float | None = 1e15  # fluxes beyond +-this, in any unit in use (Jy to nJy, FLUXCAL); None: no limit
     clip_sigma: float | None = 5.0  # None: no clipping
     clip_iterations: int = 5
     clip_min_points: int = 5  # bands with fewer points are not clipped: their MAD says little
@@ -51,6 +59,10 @@ class CleanConfig:
         for key, value in positive_or_none.items():
             if value is not None and not value > 0:
                 raise ConfigError(f"clean.{key}", f"must be positive or null, not {value!r}")
+        if self.max_abs_flux is not None and not self.max_abs_flux > 0:
+            raise ConfigError("clean.max_abs_flux", f"must be positive or null, not {self.max_abs_flux!r}")
+        if None not in (self.min_mag, self.max_mag) and not self.min_mag < self.max_mag:
+            raise ConfigError("clean.min_mag", f"must be below clean.max_mag ({self.min_mag!r} >= {self.max_mag!r})")
         if not self.time_tolerance >= 0:
             raise ConfigError("clean.time_tolerance", f"must be >= 0, not {self.time_tolerance!r}")
         for key in ("clip_iterations", "clip_min_points", "min_points_per_band", "min_points"):
@@ -92,6 +104,7 @@ def clean(cat: Catalogue, config: CleanConfig | None = None) -> tuple[Catalogue,
     reason = np.zeros(len(obs), dtype=np.int8)
     _mark(reason, band < 0, UNKNOWN_BAND)
     _mark(reason, ~(np.isfinite(time) & np.isfinite(value) & np.isfinite(error)), NONFINITE)
+    _mark(reason, _out_of_range(value, error, cat.quantity, config), OUT_OF_RANGE)
     with np.errstate(invalid="ignore"):
         bad_error = error <= 0
         if config.max_error is not None:
@@ -129,6 +142,20 @@ def clean(cat: Catalogue, config: CleanConfig | None = None) -> tuple[Catalogue,
     cleaned = Catalogue(obs=table, objects=objects, quantity=cat.quantity, unit=cat.unit, survey=cat.survey,
                         bands=bands, sources=dict(cat.sources))
     return cleaned, qc
+
+
+def _out_of_range(value: np.ndarray, error: np.ndarray, quantity: str, config: CleanConfig) -> np.ndarray:
+    """Rows whose value is outside the quantity's physical range, or whose value or error overflows float32."""
+    with np.errstate(invalid="ignore"):
+        bad = (np.abs(value) > FLOAT32_MAX) | (np.abs(error) > FLOAT32_MAX)
+        if quantity == "mag":
+            if config.min_mag is not None:
+                bad |= value < config.min_mag
+            if config.max_mag is not None:
+                bad |= value > config.max_mag
+        elif config.max_abs_flux is not None:
+            bad |= np.abs(value) > config.max_abs_flux
+    return bad
 
 
 def _mark(reason, bad, code):

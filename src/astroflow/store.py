@@ -74,8 +74,14 @@ def to_ragged(cat: Catalogue, class_names: list[str] | None = None) -> Ragged:
     if not np.isfinite(time).all():
         bad = int(np.flatnonzero(~np.isfinite(time))[0])
         raise ValueError(f"non-finite time {time[bad]} for object {cat.obs['object_id'].iloc[bad]!r}: clean first")
-    value = cat.obs["value"].to_numpy(dtype=np.float32)
-    error = cat.obs["error"].to_numpy(dtype=np.float32)
+    with np.errstate(over="ignore"):
+        value = cat.obs["value"].to_numpy(dtype=np.float32)
+        error = cat.obs["error"].to_numpy(dtype=np.float32)
+    overflow = np.isinf(value) & np.isfinite(cat.obs["value"].to_numpy(dtype=np.float64))
+    overflow |= np.isinf(error) & np.isfinite(cat.obs["error"].to_numpy(dtype=np.float64))
+    if overflow.any():
+        bad = int(np.flatnonzero(overflow)[0])
+        raise ValueError(f"value or error of object {cat.obs['object_id'].iloc[bad]!r} overflows float32: clean first")
     same = obj[1:] == obj[:-1]
     if not (np.all(obj[1:] >= obj[:-1]) and np.all(time[1:][same] >= time[:-1][same])):
         order = np.lexsort((time, obj))
