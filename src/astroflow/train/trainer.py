@@ -17,7 +17,9 @@ import hashlib
 import logging
 import math
 import os
+import pickle
 import shutil
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,12 +29,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from astroflow.errors import AstroflowError
 from astroflow.logs import progress
 from astroflow.provenance import config_hash
 from astroflow.train import distributed
 
 log = logging.getLogger(__name__)
 Batch = dict[str, Tensor]
+
+
+class TrainingError(AstroflowError):
+    """Training that cannot go on (a non-finite loss): says which run, step and objects."""
 
 
 @dataclass
@@ -214,6 +221,10 @@ class Trainer:
         with autocast(self.device):
             loss, metrics = run.task.loss(run.wrapped, to_device(batch, self.device),
                                           torch.Generator().manual_seed(seed))
+        if not torch.isfinite(loss.detach()):
+            raise TrainingError(f"{self.workdir}: loss is {float(loss.detach())} at step {step + 1}; the batch held "
+                                f"{describe_objects(batch_objects(run.task, batch))}: check their values (the QC "
+                                "table, astroflow info) or lower the learning rate. Nothing was saved from this step.")
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -226,6 +237,8 @@ class Trainer:
         if run.writer:
             run.writer.write(row)
         if state["step"] % cfg.checkpoint_every == 0 or state["stopped"] or state["step"] == cfg.max_steps:
+            if run.writer:  # the rows up to the checkpoint must survive a kill before the next one
+                run.writer.flush()
             self._save(run.model, run.optimizer, state)
 
     def _validate(self, model: nn.Module, task: Task, state: dict) -> dict[str, float]:
@@ -253,14 +266,34 @@ class Trainer:
     def _resume(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
         if not self.checkpoint_path.exists():
             return {}
-        saved = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        if saved.get("run_id") != self.run_id:
+        try:
+            saved = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+            run_id = saved.get("run_id")
+        except (pickle.UnpicklingError, struct.error, EOFError, RuntimeError, AttributeError) as error:
+            raise TrainingError(f"{self.checkpoint_path}: not a checkpoint this trainer wrote (truncated, tampered, or "
+                                f"holding code; {type(error).__name__}); delete it to train this run afresh") from None
+        if run_id != self.run_id:
             log.warning("%s is a checkpoint of another setup: starting afresh", self.checkpoint_path)
             return {}
         model.load_state_dict(saved.pop("model"))
         optimizer.load_state_dict(saved.pop("optimizer"))
         log.info("resuming from step %d (%s)", saved["step"], self.checkpoint_path)
         return {k: saved[k] for k in ("step", "best", "bad", "best_state", "stopped")}
+
+
+def batch_objects(task: Task, batch: dict[str, np.ndarray]) -> list[str]:
+    """The ids of the objects in a batch (its ``index`` into the task's training light curves)."""
+    ragged = getattr(getattr(task, "train", None), "ragged", None)
+    if ragged is None or "index" not in batch:
+        return []
+    return list(dict.fromkeys(ragged.object_id[np.asarray(batch["index"])].tolist()))
+
+
+def describe_objects(ids: list[str], most: int = 20) -> str:
+    if not ids:
+        return "objects the task does not name"
+    more = f" and {len(ids) - most} more" if len(ids) > most else ""
+    return f"{len(ids)} objects: {', '.join(map(str, ids[:most]))}{more}"
 
 
 class MetricsWriter:
