@@ -240,3 +240,16 @@ def test_predictions_table_names_classes():
     table = predictions_table(np.array(["x", "y"]), np.array([1, -1]), probs, ["a", "b"])
     assert table["label"].tolist() == ["b", pd.NA] or table["label"].isna().tolist() == [False, True]
     assert table["pred"].tolist() == ["a", "b"] and table["p_b"].tolist() == pytest.approx([0.3, 0.8])
+
+
+def test_predict_reports_nan_probabilities_as_not_classified(survey, tmp_path):
+    root, _ = survey
+    path = finetuned(survey, "scratch", "3", model="rnn") / "model.pt"
+    model, meta = artifacts.load_model(path)
+    with torch.no_grad():
+        next(iter(model.parameters())).fill_(float("nan"))
+    artifacts.save_model(tmp_path / "nan.pt", model, meta)
+    predict_store(tmp_path / "nan.pt", root / "s.zarr", tmp_path / "p.parquet")
+    table = pd.read_parquet(tmp_path / "p.parquet")
+    assert table["note"].str.contains("not finite").all()
+    assert table["pred"].isna().all() and table.filter(like="p_").isna().all().all()

@@ -3,7 +3,8 @@ in any supported format (read, then cleaned as the training data were).
 
 The output has one row per object of the input: object_id, label (where the input has one), pred and p_<class>
 for every class of the model, and ``note``: empty for a classified object, else why it could not be classified
-(cleaned away, or no observation in the model's bands); such rows have no probabilities.
+(cleaned away, no observation in the model's bands, or probabilities that are not finite); such rows have no
+probabilities and no pred.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from astroflow.train.split import readable
 from astroflow.train.trainer import use_threads
 
 log = logging.getLogger(__name__)
+NOT_FINITE = "the model's probabilities are not finite (NaN or inf): not classified"
 
 
 def in_model_bands(ragged: Ragged, bands: list[str]) -> Ragged:
@@ -55,15 +57,19 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
     probs = np.full((len(ragged), len(card.class_names)), np.nan, dtype=np.float32)
     if len(usable):
         probs[usable] = predict_proba(classifier, model_inputs(ragged, usable, card), batch_size)
-    table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.nan_to_num(probs), card.class_names)
+    finite = np.isfinite(probs).all(axis=1)  # a model with NaN weights, or inputs it overflows on, gives NaN
+    table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.where(finite[:, None], probs, 0.0),
+                              card.class_names)
     # The input's labels code into its own class names, not the model's; -1 (unknown) picks the trailing None.
     names = np.asarray(ragged.class_names + [None], dtype=object)
     table["label"] = pd.array(names[ragged.label], dtype="string")
-    table.loc[~seen, ["pred"]] = pd.NA
-    table.loc[~seen, [f"p_{c}" for c in card.class_names]] = np.nan
+    table.loc[~finite, ["pred"]] = pd.NA
+    table.loc[~finite, [f"p_{c}" for c in card.class_names]] = np.nan
     wanted = f"band {card.bands[band]}" if band is not None else (
         "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands")
-    table["note"] = np.where(seen, "", f"no observations in {wanted}")
+    table["note"] = np.where(finite, "", np.where(seen, NOT_FINITE, f"no observations in {wanted}"))
+    if (seen & ~finite).any():
+        log.warning("%d objects not classified: %s", int((seen & ~finite).sum()), NOT_FINITE)
     return table
 
 
