@@ -71,11 +71,11 @@ def measure_forest(store_path: str, args: argparse.Namespace, workdir: str) -> t
     write_features(store_path, f"{workdir}/features.parquet", threads=args.threads)
     features_s = time.process_time() - start
     start = time.process_time()
-    train_forest(f"{workdir}/features.parquet", f"{workdir}/split.parquet", f"{workdir}/forest.joblib",
+    train_forest(f"{workdir}/features.parquet", f"{workdir}/split.parquet", f"{workdir}/forest.skops",
                  f"{workdir}/forest_split.parquet", n_per_class="all", fold=0, seed=0, settings=ForestSettings(),
                  split_seed=0, validation_fraction=0.2, threads=args.threads)
     fit_s = time.process_time() - start
-    model, meta = load_forest(f"{workdir}/forest.joblib")
+    model, meta = load_forest(f"{workdir}/forest.skops")
     table, _ = read_features(f"{workdir}/features.parquet")
     start = time.process_time()
     forest_proba(model, meta, table)

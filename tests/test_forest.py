@@ -35,9 +35,9 @@ def survey(tmp_path_factory):
 def trained(root, n="all", fold=0, seed=0, name="run"):
     out = root / name
     out.mkdir(exist_ok=True)
-    train_forest(root / "features.parquet", root / "split.parquet", out / "model.joblib", out / "split.parquet",
+    train_forest(root / "features.parquet", root / "split.parquet", out / "model.skops", out / "split.parquet",
                  n_per_class=n, fold=fold, seed=seed, settings=SETTINGS, **SELECTION, threads=2)
-    evaluate_forest(out / "model.joblib", root / "features.parquet", root / "split.parquet", root / "s.zarr",
+    evaluate_forest(out / "model.skops", root / "features.parquet", root / "split.parquet", root / "s.zarr",
                     out / "predictions.parquet", out / "metrics.json", threads=2)
     return out
 
@@ -86,7 +86,7 @@ def test_forest_learns_from_the_deep_models_subset_and_is_reproducible(survey):
 
 def test_model_records_columns_and_imputation(survey):
     out = trained(survey, "10", name="d")
-    model, meta = load_forest(out / "model.joblib")
+    model, meta = load_forest(out / "model.skops")
     assert meta["columns"] == columns(["B", "R"]) == list(meta["imputed"]) and meta["fill"] == -999.0
     assert model.n_estimators == 100 and meta["settings"] == SETTINGS.forest()
     assert meta["imputed"]["n_points_B"] == 0
@@ -96,12 +96,12 @@ def test_features_of_other_objects_are_refused(survey, tmp_path):
     table = pd.read_parquet(survey / "features.parquet").iloc[::-1]
     table.to_parquet(tmp_path / "plain.parquet")
     with pytest.raises(InputError, match="feature table"):
-        train_forest(tmp_path / "plain.parquet", survey / "split.parquet", tmp_path / "m.joblib", tmp_path / "s.parquet",
+        train_forest(tmp_path / "plain.parquet", survey / "split.parquet", tmp_path / "m.skops", tmp_path / "s.parquet",
                      n_per_class="all", fold=0, seed=0, settings=SETTINGS, **SELECTION)
     split = pd.read_parquet(survey / "split.parquet").iloc[::-1]
     split.to_parquet(tmp_path / "split.parquet")
     with pytest.raises(ConfigError, match="rebuild"):
-        train_forest(survey / "features.parquet", tmp_path / "split.parquet", tmp_path / "m.joblib",
+        train_forest(survey / "features.parquet", tmp_path / "split.parquet", tmp_path / "m.skops",
                      tmp_path / "s.parquet", n_per_class="all", fold=0, seed=0, settings=SETTINGS, **SELECTION)
 
 
@@ -109,3 +109,29 @@ def test_the_forest_and_object_selection_import_no_torch():
     code = "import sys, astroflow.train.forest, astroflow.train.split, astroflow.features; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+def test_astroflow_predict_serves_the_forest(survey, tmp_path):
+    from astroflow.cli import main
+
+    out = trained(survey, name="served")
+    cat = simulate_survey(30, seed=11, min_points=30, max_points=150)
+    obs = cat.obs.assign(label=cat.obs["object_id"].map(cat.objects.set_index("object_id")["label"]))
+    obs.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", str(out / "model.skops"), "long", str(tmp_path / "new.csv"), "--out",
+                 str(tmp_path / "p.parquet"), "--options", '{"columns": {"label": "label"}}']) == 0
+    served = pd.read_parquet(tmp_path / "p.parquet").set_index("object_id")
+    scored = pd.read_parquet(out / "predictions.parquet").set_index("object_id")
+    assert (served.loc[scored.index, "note"] == "").all()
+    np.testing.assert_allclose(served.loc[scored.index].filter(like="p_"), scored.filter(like="p_"), atol=1e-6)
+
+
+def test_a_forest_file_holding_code_is_refused_unloaded(tmp_path):
+    import os
+
+    import skops.io
+
+    skops.io.dump({"forest": os.system, "meta": {}}, tmp_path / "model.skops")
+    with pytest.raises(InputError, match="model.skops: refused.*system"):
+        load_forest(tmp_path / "model.skops")
+    (tmp_path / "pickled.skops").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(InputError, match="not a forest model file"):
+        load_forest(tmp_path / "pickled.skops")

@@ -98,7 +98,7 @@ def test_metrics_survive_a_sigkill_up_to_the_checkpoint(tmp_path):
     script.write_text(textwrap.dedent(KILLED_RUN.format(tests=str(Path(__file__).parent))))
     env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(script), str(tmp_path / "killed")], env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     assert done.returncode == -9, done.stderr
     step = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)["step"]
     assert step == 6  # checkpoint_every 3, eval_every 50: no validation row forces a flush

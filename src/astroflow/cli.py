@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("store")
     p.set_defaults(run=_info)
     p = sub.add_parser("predict", help="classify a catalogue in any format with a fine-tuned model")
-    p.add_argument("model", help="a fine-tuned model file (results/<dataset>/finetune/.../model.pt)")
+    p.add_argument("model", help="a fine-tuned model file (results/<dataset>/finetune/.../model.pt, or the "
+                   "forest's model.skops)")
     p.add_argument("format")
     p.add_argument("path")
     p.add_argument("--out", default="predictions.parquet", help="output table (.parquet, or .csv)")

@@ -70,12 +70,13 @@ SETTINGS = {"features": NAMES, "zero_point": ZERO_POINT, "periodogram_max_freq":
 
 def write_features(store_path: str | Path, out: str | Path, threads: int = -1) -> None:
     """Write the feature table of every object of the store (extract), in store order, with the
-    store's bands, class names and quantity and the provenance in the Parquet schema metadata."""
+    store's bands, class names, quantity and cleaning and the provenance in the Parquet schema metadata."""
     store = LightCurveStore(store_path)
     start = time.monotonic()
     table = extract(store.load(), store.quantity, n_jobs=threads)
     log.info("features of %d objects in %.1f s", len(table), time.monotonic() - start)
     meta = {"bands": store.bands, "class_names": store.class_names, "quantity": store.quantity,
+            "clean": dict(store.attrs["provenance"].get("clean", {})),
             "provenance": provenance.provenance(SETTINGS,
                                                 {str(store_path): provenance.sha256_tree(store_path)})}
     arrow = pa.Table.from_pandas(table, preserve_index=False)

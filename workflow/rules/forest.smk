@@ -8,7 +8,7 @@ rule train_forest:
         features=FEATURES,
         split=SPLIT,
     output:
-        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.joblib",
+        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.skops",
         split=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/split.parquet",
     params:
         forest=canonical(config["train"]["forest"]),
@@ -29,7 +29,7 @@ rule train_forest:
 
 rule evaluate_forest:
     input:
-        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.joblib",
+        model=f"{RESULTS}/{{dataset}}/finetune/{FOREST_RUN}/model.skops",
         features=FEATURES,
         split=SPLIT,
         store=STORE,

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import logging
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
+import skops.io
 from imblearn.ensemble import BalancedRandomForestClassifier
 
 from astroflow import features as lcfeatures
+from astroflow.errors import InputError
 from astroflow.features import read_features
 from astroflow.store import LightCurveStore
 from astroflow.train.metrics import write_evaluation
 from astroflow.train.split import labelled_objects, same_objects, scored_objects
 
 log = logging.getLogger(__name__)
+# What a saved forest may hold beyond skops' own trusted types (numpy, sklearn trees, builtins): loading refuses
+# anything else, so a model.skops pulled from a shared DVC remote cannot run code, unlike a pickle or joblib file.
+TRUSTED = ["imblearn.ensemble._forest.BalancedRandomForestClassifier", "imblearn.pipeline.Pipeline",
+           "imblearn.under_sampling._prototype_selection._random_under_sampler.RandomUnderSampler",
+           "sklearn.tree._tree.Tree"]
 
 
 @dataclass
@@ -65,9 +72,10 @@ def train_forest(features_path: str | Path, split_path: str | Path, out_model: s
              time.monotonic() - start)
     meta = {"model": "forest", "init": "scratch", "n_per_class": str(n_per_class), "fold": fold, "seed": seed,
             "class_names": info["class_names"], "bands": info["bands"], "columns": names, "fill": fill,
-            "imputed": imputed, "settings": settings.forest(), "features": info["provenance"]}
+            "imputed": imputed, "settings": settings.forest(), "features": info["provenance"],
+            "quantity": info["quantity"], "clean": info.get("clean", {})}  # for astroflow predict
     Path(out_model).parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"forest": forest, "meta": meta}, out_model)
+    skops.io.dump({"forest": forest, "meta": meta}, out_model)
 
 
 def _log_imputed(imputed: dict[str, int], n: int) -> None:
@@ -79,8 +87,21 @@ def _log_imputed(imputed: dict[str, int], n: int) -> None:
 
 
 def load_forest(model_path: str | Path) -> tuple[BalancedRandomForestClassifier, dict]:
-    """A forest written by :func:`train_forest`, and its meta."""
-    saved = joblib.load(model_path)
+    """A forest written by :func:`train_forest`, and its meta; a file holding any type but a forest's is refused
+    unread."""
+    try:
+        untrusted = skops.io.get_untrusted_types(file=model_path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise InputError(model_path, f"is not a forest model file (model.skops of the train_forest rule) "
+                         f"({type(error).__name__})") from None
+    unexpected = sorted(set(untrusted) - set(TRUSTED))
+    if unexpected:
+        raise InputError(model_path, f"refused: it holds types a balanced random forest does not "
+                         f"({', '.join(unexpected)}), which could run code when loaded")
+    saved = skops.io.load(model_path, trusted=TRUSTED)
+    if not (isinstance(saved, dict) and isinstance(saved.get("forest"), BalancedRandomForestClassifier)
+            and isinstance(saved.get("meta"), dict)):
+        raise InputError(model_path, "is not a forest model file (model.skops of the train_forest rule)")
     return saved["forest"], saved["meta"]
 
 

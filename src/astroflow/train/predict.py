@@ -1,5 +1,6 @@
-"""Apply a trained classifier to light curves it has not seen: a store of the workflow, or a user's catalogue
-in any supported format (read, then cleaned as the training data were).
+"""Apply a trained classifier (a network's model.pt, or the forest's model.skops) to light curves it has not seen:
+a store of the workflow, or a user's catalogue in any supported format (read, then cleaned as the training data
+were).
 
 The output has one row per object of the input: object_id, label (where the input has one), pred and p_<class>
 for every class of the model, and ``note``: empty for a classified object, else why it could not be classified
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from astroflow import features as lcfeatures
 from astroflow.catalogue import concat
 from astroflow.clean import CleanConfig, clean
 from astroflow.errors import InputError
@@ -22,6 +24,7 @@ from astroflow.sources import formats
 from astroflow.store import LightCurveStore, to_ragged
 from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
+from astroflow.train.forest import forest_proba, load_forest
 from astroflow.train.inference import predict_proba
 from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import predictions_table
@@ -45,8 +48,28 @@ def in_model_bands(ragged: Ragged, bands: list[str]) -> Ragged:
     return kept
 
 
+def is_forest(model_path: str | Path) -> bool:
+    """Whether a model file is the forest baseline's (model.skops) rather than a network's (model.pt)."""
+    return Path(model_path).suffix == ".skops"
+
+
+def cleaning(model_path: str | Path) -> dict:
+    """The cleaning the model's training data had (CleanConfig fields)."""
+    return load_forest(model_path)[1].get("clean", {}) if is_forest(model_path) else (
+        artifacts.load_model(model_path)[1].clean)
+
+
 def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256) -> pd.DataFrame:
     """Probabilities of every object of ``ragged`` (labels, if any, coded into ``ragged.class_names``)."""
+    if is_forest(model_path):
+        forest, meta = load_forest(model_path)
+        ragged = in_model_bands(ragged, meta["bands"])
+        seen = ragged.row_size > 0
+        probs = np.full((len(ragged), len(meta["class_names"])), np.nan, dtype=np.float64)
+        if seen.any():
+            table = lcfeatures.extract(ragged.subset(np.flatnonzero(seen)), meta["quantity"], n_jobs=1)
+            probs[seen] = forest_proba(forest, meta, table)
+        return _table(ragged, probs, seen, meta["class_names"], "the model's bands")
     classifier, card = artifacts.load_model(model_path)
     if card.kind != "classifier":
         raise InputError(model_path, "is a pretrained encoder, not a classifier: fine-tune it first")
@@ -57,16 +80,21 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
     probs = np.full((len(ragged), len(card.class_names)), np.nan, dtype=np.float32)
     if len(usable):
         probs[usable] = predict_proba(classifier, model_inputs(ragged, usable, card), batch_size)
+    wanted = f"band {card.bands[band]}" if band is not None else (
+        "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands")
+    return _table(ragged, probs, seen, card.class_names, wanted)
+
+
+def _table(ragged: Ragged, probs: np.ndarray, seen: np.ndarray, class_names: list[str], wanted: str) -> pd.DataFrame:
+    """The predictions table; objects not ``seen`` or with probabilities that are not finite have a note instead."""
     finite = np.isfinite(probs).all(axis=1)  # a model with NaN weights, or inputs it overflows on, gives NaN
     table = predictions_table(ragged.object_id, np.full(len(ragged), -1), np.where(finite[:, None], probs, 0.0),
-                              card.class_names)
+                              class_names)
     # The input's labels code into its own class names, not the model's; -1 (unknown) picks the trailing None.
     names = np.asarray(ragged.class_names + [None], dtype=object)
     table["label"] = pd.array(names[ragged.label], dtype="string")
     table.loc[~finite, ["pred"]] = pd.NA
-    table.loc[~finite, [f"p_{c}" for c in card.class_names]] = np.nan
-    wanted = f"band {card.bands[band]}" if band is not None else (
-        "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands")
+    table.loc[~finite, [f"p_{c}" for c in class_names]] = np.nan
     table["note"] = np.where(finite, "", np.where(seen, NOT_FINITE, f"no observations in {wanted}"))
     if (seen & ~finite).any():
         log.warning("%d objects not classified: %s", int((seen & ~finite).sum()), NOT_FINITE)
@@ -86,10 +114,10 @@ def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: s
     cleaning the model's training data had, classify it, and write the table to ``out``; returns the table.
     Objects the cleaner dropped are listed with its reason as their note."""
     options = options or {}
-    _, card = artifacts.load_model(model_path)
+    settings = cleaning(model_path)
     units = formats.discover(fmt, path, **options)
     cat = concat([formats.read(fmt, unit, **options) for unit in units])
-    cleaned, qc = clean(cat, CleanConfig(**card.clean))
+    cleaned, qc = clean(cat, CleanConfig(**settings))
     table = predict_ragged(model_path, to_ragged(cleaned), batch_size)
     dropped = qc.loc[~qc["kept"].astype(bool), ["object_id", "reason"]] if len(qc) else qc
     if len(dropped):
