@@ -1,4 +1,5 @@
 """Downloads and archive extraction, against a local HTTP server on 127.0.0.1 (never the internet)."""
+import gzip
 import hashlib
 import io
 import logging
@@ -21,11 +22,13 @@ def sha(data: bytes) -> str:
 
 
 class Server:
-    """Serves ``files`` (name -> bytes); the first ``drops`` requests are cut off halfway through the body."""
+    """Serves ``files`` (name -> bytes); the first ``drops`` requests are cut off halfway through the body; without
+    ``send_length`` no Content-Length is sent (the body ends when the connection closes, as HTTP/1.0 allows)."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.drops = 0
+        self.send_length = True
         self.requests: list[str] = []
         server = self
 
@@ -37,7 +40,8 @@ class Server:
                     self.send_error(404)
                     return
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
+                if server.send_length:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if server.drops > 0:
                     server.drops -= 1
@@ -153,6 +157,64 @@ def test_unpinned_file_is_trusted_on_first_use_then_checked(server, tmp_path, ca
     with pytest.raises(DownloadError, match="recorded on first use"):
         fetch(server.url("lc.csv"), tmp_path, retries=0)
     assert not (tmp_path / "lc.csv").exists()
+
+
+def test_truncated_first_use_without_content_length_is_not_trusted(server, tmp_path):
+    packed = gzip.compress(DATA)
+    server.files["lc.csv.gz"] = packed
+    server.send_length, server.drops = False, 1
+    with pytest.raises(DownloadError, match="does not read to its end.*not recorded"):
+        fetch(server.url("lc.csv.gz"), tmp_path, retries=0)
+    assert read_checksums(tmp_path) == {} and not (tmp_path / "lc.csv.gz").exists() and leftovers(tmp_path) == []
+    assert fetch(server.url("lc.csv.gz"), tmp_path, retries=0).read_bytes() == packed  # fetched again, whole
+    assert read_checksums(tmp_path) == {"lc.csv.gz": sha(packed)}
+
+
+@pytest.mark.parametrize("archive", ["lc.tar.gz", "lc.zip", "lc.csv.bz2", "lc.csv.xz"])
+def test_truncated_archives_are_refused_on_first_use(server, tmp_path, archive):
+    import bz2
+    import lzma
+
+    if archive.endswith(".tar.gz"):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            info = tarfile.TarInfo("lc.csv")
+            info.size = len(DATA)
+            tar.addfile(info, io.BytesIO(DATA))
+        body = buffer.getvalue()
+    elif archive.endswith(".zip"):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("lc.csv", DATA)
+        body = buffer.getvalue()
+    else:
+        body = (bz2 if archive.endswith("bz2") else lzma).compress(DATA)
+    server.files[archive] = body
+    server.send_length, server.drops = False, 1
+    with pytest.raises(DownloadError, match="truncated"):
+        fetch(server.url(archive), tmp_path, retries=0)
+    assert read_checksums(tmp_path) == {}
+
+
+def test_registry_size_catches_a_truncated_plain_file(server, tmp_path, caplog):
+    server.files["lc.csv"] = DATA
+    server.send_length, server.drops = False, 1
+    with caplog.at_level(logging.WARNING, logger="astroflow"):
+        path = fetch(server.url("lc.csv"), tmp_path, size=len(DATA), retries=2, backoff=0.01)
+    assert path.read_bytes() == DATA and len(server.requests) == 2  # the short body was retried
+    assert any("registry says" in r.message for r in caplog.records)
+    server.drops = 5
+    with pytest.raises(DownloadError, match=f"registry says {len(DATA)}"):
+        fetch(server.url("lc.csv"), tmp_path / "again", size=len(DATA), retries=1, backoff=0.01)
+    assert read_checksums(tmp_path / "again") == {}
+
+
+def test_short_body_against_its_content_length_is_not_trusted(server, tmp_path):
+    server.files["lc.csv"] = DATA
+    server.drops = 5
+    with pytest.raises(DownloadError, match="network failure"):
+        fetch(server.url("lc.csv"), tmp_path, retries=1, backoff=0.01)
+    assert read_checksums(tmp_path) == {} and not (tmp_path / "lc.csv").exists()
 
 
 def test_local_sources(tmp_path):

@@ -8,8 +8,10 @@ or when the network fails, the error says which file to place where, so a run ca
 """
 from __future__ import annotations
 
+import bz2
 import fcntl
 import ftplib
+import gzip
 import logging
 import lzma
 import os
@@ -70,11 +72,14 @@ def read_checksums(folder: str | Path) -> dict[str, str]:
 
 
 def fetch(url: str, dest_dir: str | Path, sha256: str | None = None, retries: int = 3, offline: bool = False,
-          progress: bool = True, backoff: float = 1.0) -> Path:
+          progress: bool = True, backoff: float = 1.0, size: int | None = None) -> Path:
     """Put the file at ``url`` into ``dest_dir`` (verified) and return its path; a local folder is used in place.
 
-    A file already in place with the expected checksum is not fetched again. Broken connections and
-    server errors are retried ``retries`` times, waiting ``backoff`` seconds and doubling each time.
+    A file already in place with the expected checksum is not fetched again. Broken connections, server errors
+    and bodies shorter than the Content-Length are retried ``retries`` times, waiting ``backoff`` seconds and
+    doubling each time; so is a file of another ``size`` (bytes; the registry's) than expected. A file without a
+    pinned or recorded checksum is trusted on first use only once it reads to its end (:func:`check_readable`):
+    a server that closes early without a Content-Length leaves a file that is refused, not recorded.
     """
     local = local_source(url)
     if local is not None and local.is_dir():
@@ -101,13 +106,16 @@ def fetch(url: str, dest_dir: str | Path, sha256: str | None = None, retries: in
     with _partial(dest_dir, name) as tmp:
         if local is not None:
             shutil.copyfile(local, tmp)
+            _check_size(url, tmp, size)
         else:
-            _download(url, tmp, dest, expected, retries, backoff, progress)
+            _download(url, tmp, dest, expected, retries, backoff, progress, size)
         actual = sha256_file(tmp)
         if expected is not None and actual != expected:
             what = "pinned" if pinned else f"recorded on first use in {dest_dir / CHECKSUMS}"
             raise DownloadError(f"{url}: checksum mismatch, file refused: expected sha256 {expected} ({what}), "
                                 f"got {actual}")
+        if expected is None:
+            check_readable(tmp, name, url)
         os.replace(tmp, dest)
     _record(dest_dir, name, actual, pinned)
     return dest
@@ -152,8 +160,41 @@ def _partial(folder: Path, name: str):
             os.remove(tmp)
 
 
+def _check_size(url: str, path: str | Path, size: int | None) -> None:
+    if size is not None and (got := os.path.getsize(path)) != size:
+        raise TruncatedError(f"{url}: {got} bytes received, the registry says {size}: truncated or changed, refused")
+
+
+class TruncatedError(DownloadError):
+    """A file of another size than the registry's: a cut connection is retried like any network failure."""
+
+
+def check_readable(path: str | Path, name: str, url: str) -> None:
+    """Read a compressed file or archive (by ``name``) to its end, so that a truncated one is refused before its
+    checksum is trusted on first use; plain files have no structure to check (their registry ``size`` does that)."""
+    lowered = name.lower()
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(lowered).suffix)
+    try:
+        if archive_kind(lowered) == "tar":
+            with tarfile.open(path, "r:*") as tar:
+                for member in tar:
+                    if member.isfile():
+                        tar.extractfile(member).read()
+        elif archive_kind(lowered) == "zip":
+            with zipfile.ZipFile(path) as zf:
+                if (bad := zf.testzip()) is not None:
+                    raise zipfile.BadZipFile(f"member {bad} is corrupt")
+        elif opener is not None:
+            with opener(path, "rb") as f:
+                while f.read(1 << 20):
+                    pass
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
+        raise DownloadError(f"{url}: the file does not read to its end ({err}): truncated or corrupt; refused, its "
+                            "checksum is not recorded, and the next run fetches it again") from None
+
+
 def _download(url: str, tmp: str, dest: Path, expected: str | None, retries: int, backoff: float,
-              progress: bool) -> None:
+              progress: bool, size: int | None = None) -> None:
     try:
         downloader = _downloader(url, progress)
     except ValueError as err:
@@ -162,7 +203,10 @@ def _download(url: str, tmp: str, dest: Path, expected: str | None, retries: int
         try:
             log.info("downloading %s to %s%s", url, dest, f" (attempt {attempt + 1})" if attempt else "")
             downloader(url, tmp, None)
+            _check_size(url, tmp, size)
             return
+        except TruncatedError as err:
+            cause = err
         except requests.HTTPError as err:
             status = err.response.status_code if err.response is not None else None
             if status not in RETRY_STATUS:

@@ -86,7 +86,7 @@ def fetch_survey(survey: Survey | str, dest_dir: str | Path, offline: bool = Fal
     for f in survey.files:
         folder = dest_dir / f.subdir
         try:
-            path = fetch(f.url, folder, sha256=f.sha256, offline=offline, progress=progress)
+            path = fetch(f.url, folder, sha256=f.sha256, offline=offline, progress=progress, size=f.size)
             paths.extend(extract(path, folder) if f.archive else [path])
         except DownloadError as err:
             problems.append(str(err))
