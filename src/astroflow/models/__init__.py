@@ -9,8 +9,12 @@ configs have ``n_classes`` and ``n_bands``, filled in from the data.
 """
 from __future__ import annotations
 
+import math
+import types
+import typing
 from dataclasses import fields, replace
 
+import torch
 from torch import nn
 
 from astroflow.errors import ConfigError
@@ -70,13 +74,67 @@ def architecture(name: str) -> type[nn.Module]:
 
 
 def model_config(name: str, **overrides):
-    """The config of preset ``name`` with ``overrides`` (e.g. n_bands=6, dropout=0.0) applied."""
+    """The config of preset ``name`` with ``overrides`` (e.g. n_bands=6, dropout=0.0) applied, each checked
+    against the config dataclass: its type, and its range (sizes positive; rates in [0, 1))."""
     config = _entry(name)[1]
-    known = {f.name for f in fields(config)}
-    for key in overrides:
-        if key not in known:
-            raise ConfigError(key, f"not a setting of model {name!r} (settings: {', '.join(sorted(known))})")
+    hints = typing.get_type_hints(type(config))
+    for key, value in overrides.items():
+        if key not in hints:
+            raise ConfigError(f"model_overrides.{name}.{key}",
+                              f"not a setting of model {name!r} (settings: {', '.join(sorted(hints))})")
+        problem = _check_value(value, hints[key], key, getattr(config, key))
+        if problem:
+            raise ConfigError(f"model_overrides.{name}.{key}", f"{value!r} {problem}")
     return replace(config, **overrides)
+
+
+RATES = ("dropout", "drop_path_rate")  # probabilities: in [0, 1)
+COUNTS_FROM_ZERO = ("n_bands", "n_classes")  # filled in from the data; 0 means none (single-band, not yet known)
+MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights, 30 times the largest preset: more is a crafted file
+
+
+def _check_value(value, hint, key: str, default) -> str | None:
+    """Why ``value`` does not fit a config field of type ``hint`` (None when it does)."""
+    if not _is(value, hint):
+        return f"is not of type {getattr(hint, '__name__', None) or str(hint).replace('typing.', '')}"
+    numbers = [value] if isinstance(value, int | float) and not isinstance(value, bool) else (
+        list(value) if isinstance(value, list | tuple) else [])
+    for number in numbers:
+        if key in RATES and not 0 <= number < 1:
+            return "must be in [0, 1)"
+        if key not in RATES and isinstance(number, int) and number < (0 if key in COUNTS_FROM_ZERO else 1):
+            return "must be a positive integer" if key not in COUNTS_FROM_ZERO else "must be >= 0"
+        if key not in RATES and isinstance(number, float) and not (number > 0 and math.isfinite(number)):
+            return "must be positive and finite"
+    return None
+
+
+def _is(value, hint) -> bool:
+    """Whether ``value`` is of the (simple) type ``hint``: int, float, bool, str, None, tuple[X, ...], unions."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_is(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if typing.get_origin(hint) is tuple:
+        return isinstance(value, list | tuple) and len(value) > 0 and all(_is(v, typing.get_args(hint)[0])
+                                                                            for v in value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def check_size(name: str, **overrides) -> None:
+    """Refuse settings that would build a model of more than MAX_PARAMETERS weights, counted on the meta device
+    (nothing allocated), before a crafted model file or config can ask for hundreds of GB."""
+    config = model_config(name, **overrides)
+    with torch.device("meta"):
+        model = _entry(name)[0](config)
+    size = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    if size > MAX_PARAMETERS:
+        raise ConfigError(f"model_overrides.{name}", f"{overrides} build a model of {size:,} weights, more than "
+                          f"{MAX_PARAMETERS:,}")
 
 
 def build(name: str, **overrides) -> nn.Module:

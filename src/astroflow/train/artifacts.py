@@ -10,7 +10,7 @@ from pathlib import Path
 from torch import nn
 
 from astroflow import models
-from astroflow.errors import ConfigError
+from astroflow.errors import AstroflowError, ConfigError, InputError
 from astroflow.models import card as cards
 from astroflow.models.card import ModelCard
 from astroflow.models.heads import MLP_HIDDEN, Classifier, LayerWeightedHead, MeanPoolHead
@@ -74,8 +74,14 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelCard]:
     """The model saved at ``path`` (a pretrained encoder, or a classifier when ``card.kind == "classifier"``),
     on the CPU, in eval mode, and its card."""
     state, card = cards.load(path)
-    model = build_encoder(card)
-    if card.kind == "classifier":
-        model = build_classifier(model, card)
-    model.load_state_dict(state)
+    try:
+        if not isinstance(card.overrides, dict):
+            raise TypeError("the card's overrides must be a mapping")
+        models.check_size(card.model, **card.overrides)
+        model = build_encoder(card)
+        if card.kind == "classifier":
+            model = build_classifier(model, card)
+        model.load_state_dict(state)
+    except (AstroflowError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise InputError(path, f"its model settings do not build the network it holds: {error}") from None
     return model.eval(), card
