@@ -1,7 +1,11 @@
 """astroflow: simulate or download -> ingest -> store -> represent -> split -> features, pretrain -> encode,
 finetune, forest -> evaluate -> predict -> report; one rule file per stage, included in that order."""
 
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
+
+from astroflow.configcheck import check_config
 
 min_version("9.0")
 
@@ -9,6 +13,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

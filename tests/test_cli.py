@@ -37,5 +37,8 @@ def test_info_counts_classes(tmp_path, capsys):
 
 
 def test_unknown_format_is_a_clear_error(tmp_path, capsys):
-    assert main(["read", "fits_of_doom", str(tmp_path)]) == 1
-    assert "unknown format 'fits_of_doom'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:  # argparse's usage error, listing the readers
+        main(["read", "fits_of_doom", str(tmp_path)])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument format: invalid choice: 'fits_of_doom'" in err and "'long'" in err

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from astroflow.errors import InputError
+from astroflow.errors import ConfigError, InputError
 from astroflow.ragged import Ragged
 from astroflow.represent.images import BAND_COLOURS, default_grid, panel_boxes, render_lightcurves
 from astroflow.represent.raster import ssim
@@ -38,7 +38,7 @@ def test_panel_boxes_tile_the_image():
     assert grid[4] == (85.0, 128.0, 85.0, 128.0)
     stacked = panel_boxes("stacked", 2, 256, 256)
     assert stacked == [(0.0, 0.0, 256.0, 128.0), (0.0, 128.0, 256.0, 128.0)]
-    with pytest.raises(ValueError, match="room"):
+    with pytest.raises(ConfigError, match="room"):
         panel_boxes("grid", 6, 256, 256, grid=(2, 2))
     with pytest.raises(ValueError, match="layout"):
         panel_boxes("mosaic", 2, 256, 256)

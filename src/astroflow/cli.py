@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from astroflow.errors import AstroflowError
+from astroflow.errors import AstroflowError, ConfigError
 
 
 def _formats(args) -> None:
@@ -25,15 +25,27 @@ def _surveys(args) -> None:
 
 def _read(args) -> None:
     """Read a file or folder as the workflow would, and say what was found: a check for your own catalogue."""
-    from astroflow.catalogue import concat
+    from astroflow.ingest import read_units
     from astroflow.sources import formats
 
-    options = json.loads(args.options) if args.options else {}
+    options = reader_options(args.options)
     units = formats.discover(args.format, args.path, **options)
-    cat = concat([formats.read(args.format, u, **options) for u in units[: args.limit or None]])
+    cat = read_units(args.format, units[: args.limit or None], options)
     print(f"{len(units)} input units; read {min(len(units), args.limit or len(units))}")
     print(f"{cat.n_objects} objects, {cat.n_obs} observations, bands {cat.bands}, {cat.quantity} [{cat.unit}]")
     print(cat.obs.head(10).to_string(index=False))
+
+
+def reader_options(text: str | None) -> dict:
+    """The --options JSON object; anything else is a clear error."""
+    try:
+        options = json.loads(text) if text else {}
+    except json.JSONDecodeError as err:
+        raise ConfigError("--options", f"not valid JSON ({err.msg} at character {err.pos}): {text!r}") from None
+    if not isinstance(options, dict):
+        raise ConfigError("--options", f"a JSON object of reader options is needed, e.g. '{{\"band\": \"V\"}}', "
+                          f"not {text!r}")
+    return options
 
 
 def _info(args) -> None:
@@ -53,7 +65,7 @@ def _predict(args) -> None:
     """Classify a catalogue with a fine-tuned model: class probabilities per object."""
     from astroflow.train.predict import predict_catalogue
 
-    options = json.loads(args.options) if args.options else {}
+    options = reader_options(args.options)
     table = predict_catalogue(args.model, args.format, args.path, args.out, options)
     done = table["note"] == ""
     print(f"{int(done.sum())} objects classified, {int((~done).sum())} not (see the note column); wrote {args.out}")
@@ -74,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("formats", help="list the survey file formats").set_defaults(run=_formats)
     sub.add_parser("surveys", help="list the download registry").set_defaults(run=_surveys)
+    from astroflow.sources import formats
+
     p = sub.add_parser("read", help="read a file or folder in a format and summarise it")
-    p.add_argument("format")
+    p.add_argument("format", choices=formats.names(), help="a reader (astroflow formats lists them)")
     p.add_argument("path")
     p.add_argument("--options", help="reader options as JSON, e.g. '{\"band\": \"V\"}'")
     p.add_argument("--limit", type=int, default=0, help="read at most this many units")
@@ -86,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("predict", help="classify a catalogue in any format with a fine-tuned model")
     p.add_argument("model", help="a fine-tuned model file (results/<dataset>/finetune/.../model.pt, or the "
                    "forest's model.skops)")
-    p.add_argument("format")
+    p.add_argument("format", choices=formats.names(), help="a reader (astroflow formats lists them)")
     p.add_argument("path")
     p.add_argument("--out", default="predictions.parquet", help="output table (.parquet, or .csv)")
     p.add_argument("--options", help="reader options as JSON")

@@ -35,10 +35,10 @@ def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.D
     units = formats.discover(spec.format, spec.root, **spec.options)
     if spec.shards > len(units):
         raise ConfigError(f"datasets.{spec.name}.shards", f"{spec.shards} shards but only {len(units)} input files")
-    cats, bad = [], []
+    cats, bad, origin = [], [], {}
     for unit in progress(units[shard::spec.shards], f"{spec.name} shard {shard}: reading"):
         try:
-            cats.append(formats.read(spec.format, unit, **spec.options))
+            cats.append(one_origin(formats.read(spec.format, unit, **spec.options), unit, origin))
         except InputError as err:
             if spec.on_bad_file == "raise":
                 raise
@@ -58,6 +58,27 @@ def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.D
 
         cat = apply_split(cat, spec.test_ids)
     return cat, pd.DataFrame(bad)
+
+
+def one_origin(cat: catalogue.Catalogue, unit, origin: dict[str, str]) -> catalogue.Catalogue:
+    """Refuse an object id already read from another input unit (``origin``: id -> its unit, filled in here).
+
+    An id names one object of a data set, so its observations must come from one unit of the format (a file, or
+    e.g. OGLE's band files of one star, which the reader groups). Merging two files' rows of one id would be silent
+    when they land in one shard and impossible when they do not, so both are an error naming the two files."""
+    where = str(unit if isinstance(unit, str | Path) else unit[0])
+    for object_id in cat.objects["object_id"].astype(str):
+        first = origin.setdefault(object_id, where)
+        if first != where:
+            raise InputError(where, f"object {object_id!r} is also in {first}: an object's observations must come "
+                             "from one input file; merge or rename them", field="object_id")
+    return cat
+
+
+def read_units(fmt: str, units: list, options: dict) -> catalogue.Catalogue:
+    """Read and join the units of a catalogue (astroflow read and predict), each object from one unit."""
+    origin: dict[str, str] = {}
+    return catalogue.concat([one_origin(formats.read(fmt, unit, **options), unit, origin) for unit in units])
 
 
 def ingest_shard(spec: DatasetSpec, shard: int, out_store: str | Path, out_qc: str | Path) -> None:

@@ -20,6 +20,7 @@ Conventions, and provenance (a JSON string, so the attributes stay CF/netCDF-com
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import shutil
@@ -121,6 +122,14 @@ def write_store(cat: Catalogue, path: str | Path, *, class_names: list[str] | No
         consolidate(tmp)
 
 
+class DuplicateObjectError(ValueError):
+    """One object id in two shard stores (read from files that landed in different shards)."""
+
+    def __init__(self, object_id: str, stores: list):
+        self.object_id, self.stores = object_id, stores
+        super().__init__(f"object {object_id!r} is in more than one shard store ({', '.join(map(str, stores))})")
+
+
 def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: dict | None = None) -> None:
     """Join shard stores into one, streaming a block at a time, so memory stays bounded by a shard.
 
@@ -153,7 +162,8 @@ def merge_stores(paths: Sequence[str | Path], out_path: str | Path, provenance: 
     surveys = list(dict.fromkeys(s.attrs["survey"] for s in stores if s.attrs["survey"]))
     ids = pd.Index(np.concatenate([s.objects["object_id"].to_numpy(dtype=object) for s in stores]))
     if ids.has_duplicates:
-        raise ValueError(f"object {ids[ids.duplicated()][0]!r} is in more than one shard store")
+        object_id = ids[ids.duplicated()][0]
+        raise DuplicateObjectError(object_id, [s.path for s in stores if (s.objects["object_id"] == object_id).any()])
     with atomic_path(out_path) as tmp:
         arrays = _create_layout(tmp, survey=",".join(surveys), quantity=first.quantity, units=first.units,
                                 bands=bands, class_names=class_names, provenance=provenance, optional=optional,
@@ -382,9 +392,16 @@ def consolidate(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Build a store (or any folder) in a temporary folder beside ``path``; move it into place only on success."""
+    """Build a store (or any folder) in a temporary folder beside ``path``; move it into place only on success.
+
+    Temporary folders of ``path`` left by a job killed before it finished (kill -9, a node lost) are removed first:
+    Snakemake never runs two jobs for one output, so no other writer can own them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in [*path.parent.glob(f".{glob.escape(path.name)}.tmp-*"),
+                  *path.parent.glob(f".{glob.escape(path.name)}.old-*")]:
+        log.info("removing %s, left by a job that did not finish", stale)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         yield tmp
@@ -438,9 +455,23 @@ class _Appender:
 def build_store(name: str, shard_stores: list, shard_qcs: list, out_store: str | Path, out_qc: str | Path,
                 out_summary: str | Path) -> None:
     """The store rule: shard stores merged into data set ``name``'s store (their provenance, with every shard's
-    inputs); their QC tables joined, and a summary of what was dropped."""
-    merge_stores(list(shard_stores), out_store)
+    inputs); their QC tables joined, and a summary of what was dropped. No object left (empty or header-only
+    input, everything cleaned away), or one object read from files of two shards, is an error naming them."""
     qc = pd.concat([pd.read_parquet(q) for q in shard_qcs], ignore_index=True)
+    inputs = [sorted(LightCurveStore(s).attrs.get("provenance", {}).get("inputs", {})) for s in shard_stores]
+    where = f"data set {name!r} ({', '.join(f for files in inputs for f in files[:1]) or 'no input files'})"
+    if not (len(qc) and qc["kept"].astype(bool).any()):
+        reasons = qc["reason"].astype(str).str.split(":").str[0].value_counts().head(3) if len(qc) else {}
+        raise InputError(where, f"no objects left to store: {len(qc)} read"
+                         + "".join(f"; {n} dropped as {r!r}" for r, n in dict(reasons).items())
+                         + ("; are the files empty, or only a header?" if not len(qc) else
+                            "; see the cleaning settings datasets.<name>.clean"))
+    try:
+        merge_stores(list(shard_stores), out_store)
+    except DuplicateObjectError as err:
+        files = [inputs[[Path(s) for s in shard_stores].index(Path(p))][:5] for p in err.stores]
+        raise InputError(where, f"object {err.object_id!r} is read from files of two shards ({files[0]} and "
+                         f"{files[1]}): an object's observations must come from one input file") from None
     qc.to_parquet(out_qc, index=False)
     store = LightCurveStore(out_store)
     labels = store.objects["label"].to_numpy()

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.colors import to_rgb
 
-from astroflow.errors import InputError
+from astroflow.errors import ConfigError, InputError
 from astroflow.ragged import Ragged
 from astroflow.represent.raster import DEFAULT_LIMITS, Box, Limits, make_canvas
 
@@ -89,7 +89,7 @@ def panel_boxes(layout: str, n_bands: int, height: int, width: int,
     if layout == "grid":
         rows, cols = grid or default_grid(n_bands)
         if rows * cols < n_bands:
-            raise ValueError(f"a {rows}x{cols} grid has no room for {n_bands} bands")
+            raise ConfigError("represent.image.grid", f"a {rows}x{cols} grid has no room for {n_bands} bands")
         return [((k % cols) * width / cols, (k // cols) * height / rows, width / cols, height / rows)
                 for k in range(n_bands)]
     raise ValueError(f"unknown layout {layout!r}; choose one of {LAYOUTS}")

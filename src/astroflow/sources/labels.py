@@ -78,6 +78,11 @@ def apply_labels(catalogue: Catalogue, path: str | Path, id_column: str, label_c
     """Join the labels table at ``path`` onto the catalogue, mapping raw classes to ``classes`` (see map_classes);
     the table replaces any labels the reader found."""
     raw = load_labels(path, id_column, label_column)
+    keys = normalise_ids(catalogue.objects["object_id"])
+    if len(keys) and not keys.isin(raw.index).any():
+        raise InputError(path, f"none of its {len(raw)} ids matches one of the {len(keys)} objects read (its ids: "
+                         f"{', '.join(map(repr, raw.index[:3]))}; the objects': {', '.join(map(repr, keys[:3]))}): "
+                         "is id_column the right column, and are the ids written alike?", field=id_column)
     return join_labels(catalogue, map_classes(raw, classes, default))
 
 

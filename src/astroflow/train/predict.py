@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from astroflow import features as lcfeatures
-from astroflow.catalogue import concat
 from astroflow.clean import CleanConfig, clean
 from astroflow.errors import InputError
+from astroflow.ingest import read_units
 from astroflow.ragged import Ragged
 from astroflow.sources import formats
 from astroflow.store import LightCurveStore, to_ragged
@@ -116,7 +116,7 @@ def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: s
     options = options or {}
     settings = cleaning(model_path)
     units = formats.discover(fmt, path, **options)
-    cat = concat([formats.read(fmt, unit, **options) for unit in units])
+    cat = read_units(fmt, units, options)
     cleaned, qc = clean(cat, CleanConfig(**settings))
     table = predict_ragged(model_path, to_ragged(cleaned), batch_size)
     dropped = qc.loc[~qc["kept"].astype(bool), ["object_id", "reason"]] if len(qc) else qc
