@@ -1,5 +1,6 @@
 """The command line: reading a catalogue to check it, summarising a store, clear errors."""
 import numpy as np
+import pytest
 
 from astroflow.clean import clean
 from astroflow.cli import main
