@@ -15,17 +15,10 @@ from astroflow.ragged import Ragged
 from astroflow.train.data import Windows
 from astroflow.train.tasks import Classification, MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import TrainConfig, Trainer, TrainingError
+from test_train import one_thread  # noqa: F401 (autouse fixture: tiny models on one thread)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CONFIG = TrainConfig(max_steps=12, batch_size=8, warmup_steps=3, eval_every=50, checkpoint_every=3, patience=0)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def survey(n=20, seed=0) -> Ragged:
