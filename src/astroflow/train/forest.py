@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import skops.io
 from imblearn.ensemble import BalancedRandomForestClassifier
 
 from astroflow import features as lcfeatures
@@ -75,6 +74,8 @@ def train_forest(features_path: str | Path, split_path: str | Path, out_model: s
             "imputed": imputed, "settings": settings.forest(), "features": info["provenance"],
             "quantity": info["quantity"], "clean": info.get("clean", {})}  # for astroflow predict
     Path(out_model).parent.mkdir(parents=True, exist_ok=True)
+    import skops.io  # here, not at the top: it loads scikit-learn's array-API modules, torch among them
+
     skops.io.dump({"forest": forest, "meta": meta}, out_model)
 
 
@@ -89,6 +90,8 @@ def _log_imputed(imputed: dict[str, int], n: int) -> None:
 def load_forest(model_path: str | Path) -> tuple[BalancedRandomForestClassifier, dict]:
     """A forest written by :func:`train_forest`, and its meta; a file holding any type but a forest's is refused
     unread."""
+    import skops.io
+
     try:
         untrusted = skops.io.get_untrusted_types(file=model_path)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
