@@ -32,9 +32,11 @@ include: "workflow/rules/forest.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/stellar.smk"
 
 
 rule all:
     input:
         all_targets(),
+        stellar_targets(),
     default_target: True

@@ -73,6 +73,18 @@ def _predict(args) -> None:
         print(table.loc[done, "pred"].value_counts().to_string())
 
 
+def _stellar(args) -> None:
+    """Masses and ages of the stars in a table, from a trained StelNet (results/stellar/<grid>)."""
+    from astroflow.stellar.stars import estimate_file
+
+    table = estimate_file(args.table, args.models, args.out, json.loads(args.columns) if args.columns else None,
+                          draws=args.draws, seed=args.seed)
+    flagged = table["note"] != ""
+    print(f"{int((~flagged).sum())} stars estimated, {int(flagged.sum())} not (see the note column); wrote {args.out}")
+    if flagged.any():
+        print(table.loc[flagged, "note"].value_counts().to_string())
+
+
 def _pull(args) -> None:
     from astroflow.pull import pull
 
@@ -105,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="predictions.parquet", help="output table (.parquet, or .csv)")
     p.add_argument("--options", help="reader options as JSON")
     p.set_defaults(run=_predict)
+    p = sub.add_parser("stellar", help="masses and ages (with 16-84%% intervals) of stars from Teff and L")
+    p.add_argument("table", help="CSV or parquet with teff or log_teff, lum or log_lum (Lsun), optional *_err and feh")
+    p.add_argument("--models", default="results/stellar/mist", help="a trained StelNet folder (results/stellar/<grid>)")
+    p.add_argument("--out", default="stellar.csv", help="output table (.csv, or .parquet)")
+    p.add_argument("--columns", help="JSON mapping of the names above to your columns, e.g. '{\"teff\": \"T_eff\"}'")
+    p.add_argument("--draws", type=int, default=50, help="input-error draws per star (each through every member)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_stellar)
     p = sub.add_parser("pull", help="dvc pull, then mark the pulled artifacts up to date for Snakemake")
     p.add_argument("--configfile", nargs="+", help="config files, as given to snakemake")
     p.set_defaults(run=_pull)

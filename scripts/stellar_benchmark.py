@@ -1,0 +1,7 @@
+from astroflow.logs import logged
+from astroflow.stellar.evaluate import benchmarks
+from astroflow.stellar.posterior import PriorConfig
+
+with logged(snakemake.log[0]):
+    benchmarks(snakemake.input.models, snakemake.input.tables, PriorConfig(**snakemake.params.posterior),
+               snakemake.input.data, snakemake.output.predictions, snakemake.output.metrics, snakemake.output.examples)

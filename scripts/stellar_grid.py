@@ -1,0 +1,5 @@
+from astroflow.logs import logged
+from astroflow.stellar.grids import GridConfig, build
+
+with logged(snakemake.log[0]):
+    build(GridConfig(**snakemake.params.grid), snakemake.output.samples, snakemake.output.tables)

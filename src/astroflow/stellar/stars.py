@@ -1,0 +1,121 @@
+"""Star tables in, masses and ages out: the reader behind `astroflow stellar TABLE` and the benchmark evaluation.
+
+A table gives effective temperature and luminosity, either linear (teff in K, lum in Lsun) or log10 (log_teff,
+log_lum), each with an optional error column (<name>_err; missing errors count as zero), and [Fe/H] (feh, feh_err)
+for grids with metallicity as an input. Column names are matched case-insensitively; ``columns`` maps other names.
+Rows whose values are missing or not physical are kept, flagged in ``note``, and given no result.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from astroflow.errors import InputError
+from astroflow.logs import log
+
+QUANTITIES = {"teff": "log_teff", "lum": "log_l", "feh": "feh"}  # linear column -> model input
+LOG_NAMES = {"log_teff": "log_teff", "log_lum": "log_l", "log_l": "log_l", "feh": "feh"}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist")
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep=None, engine="python")
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise InputError(path, f"cannot be read as a table ({error})") from error
+
+
+def _numeric(table: pd.DataFrame, column: str, source: str | Path) -> np.ndarray:
+    values = pd.to_numeric(table[column], errors="coerce")
+    bad = values.isna() & table[column].notna() & (table[column].astype(str).str.strip() != "")
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(source, f"value {table[column].iloc[row]!r} is not a number", line=row + 2, field=column)
+    return values.to_numpy(np.float64)
+
+
+def model_inputs(table: pd.DataFrame, inputs: list[str], source: str | Path = "table",
+                 columns: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs [stars, inputs] and their errors in the model's units (log10 K, log10 Lsun, dex), and a note per
+    star ('' when usable)."""
+    lower = {c.lower(): c for c in table.columns}
+    lower.update({k.lower(): v for k, v in (columns or {}).items()})
+    for v in (columns or {}).values():
+        if v not in table.columns:
+            raise InputError(source, f"mapped column {v!r} is not in the table (columns: {list(table.columns)})")
+    x = np.full((len(table), len(inputs)), np.nan)
+    sigma = np.zeros_like(x)
+    note = np.full(len(table), "", dtype=object)
+    for i, name in enumerate(inputs):
+        log_name = next((k for k, v in LOG_NAMES.items() if v == name and k in lower), None)
+        linear = next((k for k, v in QUANTITIES.items() if v == name and k != "feh" and k in lower), None)
+        if log_name is not None:
+            x[:, i] = _numeric(table, lower[log_name], source)
+            err = lower.get(f"{log_name}_err")
+            if err is not None:
+                sigma[:, i] = _numeric(table, err, source)
+        elif linear is not None:
+            values = _numeric(table, lower[linear], source)
+            with np.errstate(all="ignore"):
+                x[:, i] = np.where(values > 0, np.log10(values), np.nan)
+            note[(values <= 0) & (note == "")] = f"{lower[linear]} not positive"
+            err = lower.get(f"{linear}_err")
+            if err is not None:
+                with np.errstate(all="ignore"):
+                    sigma[:, i] = _numeric(table, err, source) / (values * np.log(10))
+        else:
+            wanted = {"log_teff": "teff or log_teff", "log_l": "lum or log_lum", "feh": "feh"}[name]
+            raise InputError(source, f"needs a column {wanted} (columns: {list(table.columns)})")
+    sigma = np.where(np.isfinite(sigma), np.abs(sigma), 0.0)
+    note[~np.isfinite(x).all(axis=1) & (note == "")] = "missing value"
+    return x, sigma, note
+
+
+def estimate(net, table: pd.DataFrame, source: str | Path = "table", columns: dict[str, str] | None = None,
+             seed: int | None = None) -> pd.DataFrame:
+    """The table with masses, ages, their 16-84% intervals and P(pre-MS) appended; stars outside the grid or with
+    unusable inputs keep empty values and say why in ``note``."""
+    x, sigma, note = model_inputs(table, net.inputs, source, columns)
+    usable = note == ""
+    start = time.perf_counter()
+    result = net.posterior(x[usable], sigma[usable], seed=seed)
+    seconds = time.perf_counter() - start
+    out = table.reset_index(drop=True).copy()
+    for column in result.columns:
+        out[column] = np.nan if result[column].dtype.kind == "f" else False
+        out.loc[usable, column] = result[column].to_numpy()
+    note[usable & out["outside_grid"].to_numpy(bool)] = "outside the grid (not extrapolated)"
+    out["note"] = note
+    log.info("%d stars in %.2f s (%.0f stars/s); %d outside the grid, %d with unusable inputs", int(usable.sum()),
+             seconds, usable.sum() / max(seconds, 1e-9), int(out["outside_grid"].sum()), int((~usable).sum()))
+    return out
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        table.to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
+
+
+def estimate_file(table_path: str | Path, models_dir: str | Path, out: str | Path, columns: dict[str, str] | None = None,
+                  draws: int = 50, seed: int = 0) -> pd.DataFrame:
+    """`astroflow stellar`: read a star table, estimate with the StelNet trained in ``models_dir``, write ``out``."""
+    from astroflow.stellar.posterior import PriorConfig, StelNet
+
+    root = Path(models_dir)
+    models, tables = sorted((root / "models").glob("*/g*.pt")), root / "grid" / "tables.npz"
+    if not models or not tables.exists():
+        raise InputError(root, "is not a trained StelNet folder (models/<branch>/g<group>.pt and grid/tables.npz; "
+                         "run the workflow's stellar rules first)")
+    net = StelNet(models, tables, PriorConfig(draws=draws, seed=seed))
+    result = estimate(net, read_table(table_path), table_path, columns)
+    write_table(result, out)
+    return result

@@ -1,0 +1,206 @@
+"""StelNet (astroflow.stellar): the grid split, the prior, the vectorised ensemble, the mixture posterior, the CLI."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from astroflow.cli import main
+from astroflow.errors import ConfigError, InputError
+from astroflow.stellar import model as nets
+from astroflow.stellar.evaluate import benchmarks
+from astroflow.stellar.grids import GridConfig, build, load_grid
+from astroflow.stellar.posterior import PriorConfig, StelNet, imf
+
+GRID = GridConfig(samples=300, mass_range=[0.3, 5.0])
+TRAIN = nets.TrainConfig(members=2, epochs=40, log_every=20)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny StelNet on MIST: grid samples, tables and both branches' ensembles."""
+    root = tmp_path_factory.mktemp("stelnet")
+    samples = build(GRID, root / "grid" / "samples.parquet", root / "grid" / "tables.npz")
+    for branch in ("pre", "post"):
+        nets.train(root / "grid" / "samples.parquet", branch, 0, TRAIN, root / "models" / branch / "g0.pt")
+    return root, samples
+
+
+def stelnet(root, **prior):
+    return StelNet(sorted((root / "models").glob("*/g*.pt")), root / "grid" / "tables.npz", PriorConfig(**prior))
+
+
+def test_imf_is_normalised_continuous_and_has_the_slopes():
+    mass_range = (0.05, 20.0)
+    m = np.geomspace(*mass_range, 200_001)
+    p = imf(m, [0.3, 1.3, 2.3], [0.08, 0.5], mass_range)
+    assert np.trapezoid(p, m) == pytest.approx(1.0, rel=1e-4)
+    for b in (0.08, 0.5):  # continuous at the breaks
+        left, right = imf(np.array([b * (1 - 1e-9), b * (1 + 1e-9)]), [0.3, 1.3, 2.3], [0.08, 0.5], mass_range)
+        assert left == pytest.approx(right, rel=1e-6)
+    for lo, slope in ((1.0, 2.3), (0.2, 1.3), (0.06, 0.3)):  # dN/dM ~ M^-slope within each segment
+        a, b = imf(np.array([lo, lo * 1.1]), [0.3, 1.3, 2.3], [0.08, 0.5], mass_range)
+        assert np.log(b / a) / np.log(1.1) == pytest.approx(-slope)
+    assert imf(np.array([0.01, 30.0]), [0.3, 1.3, 2.3], [0.08, 0.5], mass_range).tolist() == [0.0, 0.0]
+
+
+def test_bad_imf_breaks_name_the_key():
+    with pytest.raises(ConfigError, match="stellar.posterior.imf_breaks"):
+        PriorConfig(imf_slopes=[1.3, 2.3], imf_breaks=[0.08, 0.5])
+
+
+def test_grid_splits_at_the_zams_and_holds_back_whole_tracks(trained):
+    _, samples = trained
+    pre, post = samples[samples["branch"] == "pre"], samples[samples["branch"] == "post"]
+    assert set(pre["phase"]) == {-1} and set(post["phase"]) <= {0, 2, 3} and 0 in set(post["phase"])
+    held = samples[samples["held_back"]]
+    assert len(held) and not set(held["track"]) & set(samples.loc[~samples["held_back"], "track"])
+    assert samples["log_mass"].between(np.log10(0.3), np.log10(5.0)).all()
+
+
+def test_time_in_each_phase(trained):
+    root, _ = trained
+    with np.load(root / "grid" / "tables.npz") as t:
+        years, log_mass = t["duration"][:, 0], t["duration_log_mass"]
+    sun = np.argmin(np.abs(log_mass))
+    assert 1e7 < years[0, sun] < 1e8  # the Sun's pre-MS lasts some tens of Myr
+    assert years[1, sun] > 100 * years[0, sun]  # and its main sequence far longer
+    assert years[0, 0] > years[0, -1]  # low-mass stars contract for longer
+
+
+def test_unknown_grid_or_metallicity_is_a_clear_error():
+    with pytest.raises(ConfigError, match="stellar.grid.name"):
+        GridConfig(name="nope")
+    with pytest.raises(ConfigError, match="stellar.grid.feh"):
+        load_grid("mist", [0.1])
+
+
+def test_vectorised_ensemble_equals_members_trained_alone():
+    rng = np.random.default_rng(1)
+    x, y = rng.random((64, 2)), rng.random((64, 2))
+    cfg = nets.TrainConfig(members=3, epochs=15, hidden_layers=3, width=8, log_every=100)
+    together, _ = nets.fit(x, y, cfg, [0, 1, 2])
+    for k in range(3):
+        alone, _ = nets.fit(x, y, cfg, [k])
+        for a, b in zip(alone.parameters(), together.parameters()):
+            torch.testing.assert_close(a[0], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_same_network_other_seed_another():
+    rng = np.random.default_rng(2)
+    x, y = rng.random((50, 2)), rng.random((50, 2))
+    cfg = nets.TrainConfig(members=2, epochs=10, hidden_layers=2, width=8)
+    first, second = nets.fit(x, y, cfg, [0, 1])[0], nets.fit(x, y, cfg, [0, 1])[0]
+    other = nets.fit(x, y, nets.TrainConfig(**{**cfg.__dict__, "seed": 1}), [0, 1])[0]
+    for a, b, c in zip(first.parameters(), second.parameters(), other.parameters()):
+        assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_groups_merge_into_the_whole_ensemble(trained, tmp_path):
+    root, _ = trained
+    cfg = nets.TrainConfig(**{**TRAIN.__dict__, "groups": 2})
+    for g in (0, 1):
+        nets.train(root / "grid" / "samples.parquet", "post", g, cfg, tmp_path / f"g{g}.pt")
+    merged, card = nets.merge([nets.load(tmp_path / "g1.pt"), nets.load(tmp_path / "g0.pt")])
+    whole, _ = nets.load(root / "models" / "post" / "g0.pt")
+    assert card.members == [0, 1]
+    for a, b in zip(merged.parameters(), whole.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_model_file_is_checked(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a model")
+    with pytest.raises(InputError, match="bad.pt"):
+        nets.load(bad)
+
+
+def test_posterior_is_a_mixture_not_an_average(trained):
+    root, _ = trained
+    net = stelnet(root, draws=200)
+    n_members = net.members
+
+    def two_answers(x):  # pre-MS says (6.0, 0.0), post-MS says (9.5, 0.3), at every input
+        out = np.zeros((2, n_members, len(x), 2))
+        out[0, ..., 0], out[1, ..., 0], out[1, ..., 1] = 6.0, 9.5, 0.3
+        return out
+
+    net.branch_predictions = two_answers
+    net.weight = lambda branch, log_mass, feh_index: np.ones_like(log_mass)  # equal prior weight
+    x = np.array([[3.76, 0.0]])  # the Sun: inside both branches' domains
+    draws = net.sample(x, np.zeros_like(x), np.random.default_rng(0))
+    assert set(np.unique(draws["log_mass"])) == {0.0, 0.3}  # every draw is one branch's answer, none in between
+    assert 0.4 < np.mean(draws["log_mass"] == 0.0) < 0.6
+    summary = net.posterior(x, np.zeros_like(x))
+    assert summary["p_pre"].iloc[0] == pytest.approx(0.5)
+    assert summary["log_mass_p16"].iloc[0] == 0.0 and summary["log_mass_p84"].iloc[0] == pytest.approx(0.3)
+
+
+def test_prior_prefers_the_branch_a_star_spends_longer_in(trained):
+    root, _ = trained
+    net = stelnet(root)
+    w_pre, w_post = (net.weight(b, np.array([0.0]), np.array([0])) for b in (0, 1))
+    assert w_post[0] > 100 * w_pre[0]  # a solar-mass star is far more likely on the main sequence
+
+
+def test_stars_outside_the_grid_are_flagged_not_extrapolated(trained):
+    root, _ = trained
+    net = stelnet(root, draws=5)
+    x = np.array([[3.76, 0.0], [3.0, 0.0], [3.76, 9.0]])  # the Sun; 1000 K; 10^9 Lsun
+    table = net.posterior(x, np.zeros_like(x))
+    assert table["outside_grid"].tolist() == [False, True, True]
+    assert np.isfinite(table.loc[0, ["log_mass_p50", "log_age_p50"]].to_numpy(float)).all()
+    assert table.loc[1:, ["log_mass_p50", "log_age_p50", "mass", "age", "p_pre"]].isna().all().all()
+
+
+def test_same_seed_same_posterior(trained):
+    root, _ = trained
+    x = np.array([[3.7, -0.2], [3.6, -0.5]])
+    sigma = np.full_like(x, 0.01)
+    a, b = stelnet(root).posterior(x, sigma), stelnet(root).posterior(x, sigma)
+    pd.testing.assert_frame_equal(a, b)
+    c = stelnet(root, seed=3).posterior(x, sigma)
+    assert not np.allclose(a["log_mass_p16"], c["log_mass_p16"])
+
+
+def test_cli_estimates_a_table_and_flags_bad_rows(trained, tmp_path, capsys):
+    root, _ = trained
+    stars = tmp_path / "stars.csv"
+    pd.DataFrame({"name": ["sun", "cold", "bad"], "Teff": [5772, 1000, 5000], "teff_err": [50, 50, 50],
+                  "Lum": [1.0, 1.0, -1.0], "lum_err": [0.05, 0.05, 0.05]}).to_csv(stars, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["stellar", str(stars), "--models", str(root), "--out", str(out), "--draws", "5"]) == 0
+    table = pd.read_csv(out)
+    assert table["name"].tolist() == ["sun", "cold", "bad"]
+    assert np.isfinite(table.loc[0, ["mass", "age", "log_mass_p16", "log_mass_p84", "p_pre"]].to_numpy(float)).all()
+    assert table["note"].fillna("").tolist() == ["", "outside the grid (not extrapolated)", "Lum not positive"]
+    assert "1 stars estimated" in capsys.readouterr().out
+
+
+def test_cli_names_a_bad_value_and_a_missing_column(trained, tmp_path, capsys):
+    root, _ = trained
+    stars = tmp_path / "stars.csv"
+    stars.write_text("teff,lum\n5772,1.0\n5000,abc\n")
+    assert main(["stellar", str(stars), "--models", str(root), "--out", str(tmp_path / "o.csv")]) == 1
+    assert "stars.csv:3: field 'lum': value 'abc' is not a number" in capsys.readouterr().err
+    stars.write_text("teff,radius\n5772,1.0\n")
+    assert main(["stellar", str(stars), "--models", str(root), "--out", str(tmp_path / "o.csv")]) == 1
+    assert "needs a column lum or log_lum" in capsys.readouterr().err
+    assert main(["stellar", str(stars), "--models", str(tmp_path), "--out", str(tmp_path / "o.csv")]) == 1
+    assert "not a trained StelNet folder" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_benchmark_tables_are_read_and_scored(trained, realdata_dir, tmp_path):
+    folder = realdata_dir / "stelnet_tl_benchmarks"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    root, _ = trained
+    metrics = benchmarks(sorted((root / "models").glob("*/g*.pt")), root / "grid" / "tables.npz",
+                         PriorConfig(draws=5), folder, tmp_path / "tables", tmp_path / "metrics.json",
+                         tmp_path / "examples.parquet")
+    assert json.loads((tmp_path / "metrics.json").read_text())["fgk"]["stars"] == 13
+    assert metrics["fgk"]["log_mass"]["n"] >= 10  # the benchmark stars lie on the grid (0.3-5 Msun here)
+    assert metrics["tess_gr"]["stars"] == 347 and metrics["onc"]["stars"] == 1616
+    assert (tmp_path / "tables" / "fgk.parquet").exists() and len(pd.read_parquet(tmp_path / "examples.parquet"))

@@ -1,0 +1,127 @@
+# StelNet stellar masses and ages (astroflow.stellar), a branch beside the light curves:
+# grid (training samples, HR-diagram domains, time in each phase) -> train (per branch and member group) ->
+# evaluate (held-back tracks) and benchmark (stars with independent masses and ages, when the folder is there).
+# Members of an ensemble are trained vectorised in one job per group; stellar.train.groups = members gives one job
+# per member (a cluster trains them in parallel). A member is the same network whatever its group.
+from astroflow.datasets import expand_path
+from astroflow.stellar.grids import BRANCHES
+
+STELLAR_CONFIG = config["stellar"]
+STELLAR = f"{RESULTS}/stellar/{STELLAR_CONFIG['grid']['name']}"
+STELLAR_LOGS = f"{RESULTS}/logs/stellar/{STELLAR_CONFIG['grid']['name']}"
+STELLAR_BENCH = f"{RESULTS}/benchmarks/stellar/{STELLAR_CONFIG['grid']['name']}"
+STELLAR_MODELS = [f"{STELLAR}/models/{b}/g{g}.pt" for b in BRANCHES for g in range(STELLAR_CONFIG["train"]["groups"])]
+
+
+def stellar_benchmark_folder():
+    """The benchmark tables' folder, or None when not configured or not there (its rule is then not run)."""
+    folder = STELLAR_CONFIG["benchmarks"]
+    if folder is None:
+        return None
+    path = expand_path(folder, config, "stellar.benchmarks")
+    return path if path.is_dir() else None
+
+
+def stellar_targets():
+    """The stellar branch's results in the default target (none when stellar.enabled is false)."""
+    if not STELLAR_CONFIG["enabled"]:
+        return []
+    targets = [f"{STELLAR}/evaluate/metrics.json"]
+    if stellar_benchmark_folder() is not None:
+        targets.append(f"{STELLAR}/benchmarks/metrics.json")
+    return targets
+
+
+wildcard_constraints:
+    branch="|".join(BRANCHES),
+    group=r"\d+",
+
+
+rule stellar_grid:
+    output:
+        samples=f"{STELLAR}/grid/samples.parquet",
+        tables=f"{STELLAR}/grid/tables.npz",
+    params:
+        grid=STELLAR_CONFIG["grid"],
+    log:
+        f"{STELLAR_LOGS}/grid.log",
+    benchmark:
+        f"{STELLAR_BENCH}/grid.tsv"
+    conda:
+        "../../envs/stellar.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/stellar_grid.py"
+
+
+rule stellar_train:
+    input:
+        samples=f"{STELLAR}/grid/samples.parquet",
+    output:
+        f"{STELLAR}/models/{{branch}}/g{{group}}.pt",
+    params:
+        train=STELLAR_CONFIG["train"],
+    log:
+        f"{STELLAR_LOGS}/train_{{branch}}_g{{group}}.log",
+    benchmark:
+        f"{STELLAR_BENCH}/train_{{branch}}_g{{group}}.tsv"
+    conda:
+        "../../envs/stellar.yaml"
+    threads: STELLAR_CONFIG["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=120,
+        gpu=0,
+    script:
+        "../../scripts/stellar_train.py"
+
+
+rule stellar_evaluate:
+    input:
+        models=STELLAR_MODELS,
+        tables=f"{STELLAR}/grid/tables.npz",
+        samples=f"{STELLAR}/grid/samples.parquet",
+    output:
+        predictions=f"{STELLAR}/evaluate/holdback.parquet",
+        metrics=f"{STELLAR}/evaluate/metrics.json",
+    params:
+        posterior=STELLAR_CONFIG["posterior"],
+    log:
+        f"{STELLAR_LOGS}/evaluate.log",
+    benchmark:
+        f"{STELLAR_BENCH}/evaluate.tsv"
+    conda:
+        "../../envs/stellar.yaml"
+    threads: STELLAR_CONFIG["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../../scripts/stellar_evaluate.py"
+
+
+rule stellar_benchmark:
+    input:
+        models=STELLAR_MODELS,
+        tables=f"{STELLAR}/grid/tables.npz",
+        data=lambda wildcards: str(stellar_benchmark_folder() or "missing-stellar-benchmarks"),
+    output:
+        predictions=directory(f"{STELLAR}/benchmarks/tables"),
+        examples=f"{STELLAR}/benchmarks/posterior_examples.parquet",
+        metrics=f"{STELLAR}/benchmarks/metrics.json",
+    params:
+        posterior=STELLAR_CONFIG["posterior"],
+    log:
+        f"{STELLAR_LOGS}/benchmark.log",
+    benchmark:
+        f"{STELLAR_BENCH}/benchmark.tsv"
+    conda:
+        "../../envs/stellar.yaml"
+    threads: STELLAR_CONFIG["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../../scripts/stellar_benchmark.py"
