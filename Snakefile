@@ -38,5 +38,5 @@ include: "workflow/rules/stellar.smk"
 rule all:
     input:
         all_targets(),
-        stellar_targets(),
+        STELLAR_TARGETS,
     default_target: True

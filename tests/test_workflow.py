@@ -81,6 +81,17 @@ def test_comparison_table_lists_every_model(ci_run):
 
 
 @pytest.mark.workflow
+def test_stellar_branch_trains_and_scores_held_back_tracks(ci_run):
+    stellar = ci_run / "results" / "stellar" / "mist"
+    assert sorted(p.name for p in (stellar / "models").glob("*/g*.pt")) == ["g0.pt", "g0.pt"]
+    metrics = json.loads((stellar / "evaluate" / "metrics.json").read_text())
+    assert metrics["members"] == 2 and {"pre", "post"} <= set(metrics)
+    held = pd.read_parquet(stellar / "evaluate" / "holdback.parquet")
+    assert len(held) == metrics["pre"]["points"] + metrics["post"]["points"] > 0
+    assert not (stellar / "benchmarks").exists()  # ci.yaml: stellar.benchmarks null
+
+
+@pytest.mark.workflow
 def test_rerun_does_nothing(ci_run):
     proc = snakemake(ci_run, "-n", root=ci_run)
     assert proc.returncode == 0

@@ -13,23 +13,15 @@ STELLAR_BENCH = f"{RESULTS}/benchmarks/stellar/{STELLAR_CONFIG['grid']['name']}"
 STELLAR_MODELS = [f"{STELLAR}/models/{b}/g{g}.pt" for b in BRANCHES for g in range(STELLAR_CONFIG["train"]["groups"])]
 
 
-def stellar_benchmark_folder():
-    """The benchmark tables' folder, or None when not configured or not there (its rule is then not run)."""
-    folder = STELLAR_CONFIG["benchmarks"]
-    if folder is None:
-        return None
-    path = expand_path(folder, config, "stellar.benchmarks")
-    return path if path.is_dir() else None
-
-
-def stellar_targets():
-    """The stellar branch's results in the default target (none when stellar.enabled is false)."""
-    if not STELLAR_CONFIG["enabled"]:
-        return []
-    targets = [f"{STELLAR}/evaluate/metrics.json"]
-    if stellar_benchmark_folder() is not None:
-        targets.append(f"{STELLAR}/benchmarks/metrics.json")
-    return targets
+# The benchmark tables are scored when their folder is configured and present (stellar.benchmarks).
+STELLAR_BENCHMARKS = (None if STELLAR_CONFIG["benchmarks"] is None
+                      else expand_path(STELLAR_CONFIG["benchmarks"], config, "stellar.benchmarks"))
+if STELLAR_BENCHMARKS is not None and not STELLAR_BENCHMARKS.is_dir():
+    STELLAR_BENCHMARKS = None
+# The stellar branch's results in the default target (rule all), none when stellar.enabled is false.
+STELLAR_TARGETS = [f"{STELLAR}/evaluate/metrics.json"] if STELLAR_CONFIG["enabled"] else []
+if STELLAR_CONFIG["enabled"] and STELLAR_BENCHMARKS is not None:
+    STELLAR_TARGETS.append(f"{STELLAR}/benchmarks/metrics.json")
 
 
 wildcard_constraints:
@@ -106,7 +98,7 @@ rule stellar_benchmark:
     input:
         models=STELLAR_MODELS,
         tables=f"{STELLAR}/grid/tables.npz",
-        data=lambda wildcards: str(stellar_benchmark_folder() or "missing-stellar-benchmarks"),
+        data=str(STELLAR_BENCHMARKS or "missing-stellar-benchmarks"),
     output:
         predictions=directory(f"{STELLAR}/benchmarks/tables"),
         examples=f"{STELLAR}/benchmarks/posterior_examples.parquet",
