@@ -4,4 +4,5 @@ from astroflow.stellar.posterior import PriorConfig
 
 with logged(snakemake.log[0]):
     benchmarks(snakemake.input.models, snakemake.input.tables, PriorConfig(**snakemake.params.posterior),
-               snakemake.input.data, snakemake.output.predictions, snakemake.output.metrics, snakemake.output.examples)
+               snakemake.input.data, snakemake.output.predictions, snakemake.output.metrics, snakemake.output.examples,
+               threads=snakemake.threads)

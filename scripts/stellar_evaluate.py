@@ -4,4 +4,4 @@ from astroflow.stellar.posterior import PriorConfig
 
 with logged(snakemake.log[0]):
     holdback(snakemake.input.models, snakemake.input.tables, PriorConfig(**snakemake.params.posterior),
-             snakemake.input.samples, snakemake.output.predictions, snakemake.output.metrics)
+             snakemake.input.samples, snakemake.output.predictions, snakemake.output.metrics, threads=snakemake.threads)

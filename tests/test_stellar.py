@@ -97,6 +97,19 @@ def test_same_seed_same_network_other_seed_another():
         assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def test_killed_training_resumes_exactly(tmp_path):
+    rng = np.random.default_rng(3)
+    x, y = rng.random((40, 2)), rng.random((40, 2))
+    cfg = nets.TrainConfig(members=2, epochs=12, hidden_layers=2, width=8, checkpoint_every=4)
+    straight, _ = nets.fit(x, y, cfg, [0, 1])
+    ckpt = tmp_path / "g0.pt.checkpoint"
+    nets.fit(x, y, nets.TrainConfig(**{**cfg.__dict__, "epochs": 9}), [0, 1], checkpoint=ckpt)  # killed after 9
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 8
+    resumed, _ = nets.fit(x, y, cfg, [0, 1], checkpoint=ckpt)
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+
+
 def test_groups_merge_into_the_whole_ensemble(trained, tmp_path):
     root, _ = trained
     cfg = nets.TrainConfig(**{**TRAIN.__dict__, "groups": 2})

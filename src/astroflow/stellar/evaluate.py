@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from astroflow.errors import InputError
 from astroflow.logs import log
@@ -71,9 +72,10 @@ def branch_scores(pred: pd.DataFrame, branch: str, true_log_age, true_log_mass) 
 
 
 def holdback(model_paths: list[str], tables_path: str | Path, prior: PriorConfig, samples_path: str | Path,
-             predictions_path: str | Path, metrics_path: str | Path) -> dict:
+             predictions_path: str | Path, metrics_path: str | Path, threads: int = 1) -> dict:
     """The stellar_evaluate job: every held-back track point through its own branch's ensemble and through the
     mixture (no input errors), scored against the grid's age and mass."""
+    torch.set_num_threads(threads)
     net = StelNet(model_paths, tables_path, prior)
     metrics = {}
     parts = []
@@ -115,9 +117,11 @@ def benchmark_table(root: str | Path, name: str) -> tuple[pd.DataFrame, str]:
 
 
 def benchmarks(model_paths: list[str], tables_path: str | Path, prior: PriorConfig, root: str | Path,
-               out_dir: str | Path, metrics_path: str | Path, examples_path: str | Path, n_examples: int = 3) -> dict:
+               out_dir: str | Path, metrics_path: str | Path, examples_path: str | Path, n_examples: int = 3,
+               threads: int = 1) -> dict:
     """The stellar_benchmark job: each benchmark table through the mixture posterior with its stars' errors;
     predictions per table, scores, and the posterior draws of a few stars per table (report data)."""
+    torch.set_num_threads(threads)
     net = StelNet(model_paths, tables_path, prior)
     metrics, examples = {}, []
     for name in BENCHMARKS:

@@ -32,6 +32,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     log_every: int = 100  # epochs between loss records (and log lines)
+    checkpoint_every: int = 500  # epochs between checkpoints (a killed job resumes from the last one)
 
     def group_members(self, group: int) -> list[int]:
         return [int(k) for k in np.array_split(np.arange(self.members), self.groups)[group]]
@@ -104,9 +105,13 @@ def scale(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def fit(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, members: list[int], x_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None) -> tuple[Ensemble, dict]:
+        y_val: np.ndarray | None = None, checkpoint: str | Path | None = None) -> tuple[Ensemble, dict]:
     """Train ``members`` of the ensemble on bootstrap draws of normalised (x, y), full batch, Adam. Returns the
-    ensemble and its loss history (mean over members)."""
+    ensemble and its loss history (mean over members). With ``checkpoint``, the state is saved there every
+    ``checkpoint_every`` epochs and a run of the same members, settings and data resumes from it exactly (a full-batch
+    step draws no random numbers)."""
+    import hashlib
+
     from astroflow.logs import log
 
     torch.manual_seed(cfg.seed)
@@ -117,8 +122,17 @@ def fit(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, members: list[int], x_va
     xv = None if x_val is None else torch.as_tensor(x_val, dtype=torch.float32)
     yv = None if y_val is None else torch.as_tensor(y_val, dtype=torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    history = {}
-    for epoch in range(1, cfg.epochs + 1):
+    history, first = {}, 1
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("epochs", "log_every", "checkpoint_every")}
+    key = hashlib.sha256(repr((settings, members)).encode() + x.tobytes() + y.tobytes()).hexdigest()
+    if checkpoint is not None and Path(checkpoint).exists():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if saved["key"] == key and saved["epoch"] <= cfg.epochs:
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["opt"])
+            history, first = saved["history"], saved["epoch"] + 1
+            log.info("resumed from %s at epoch %d", checkpoint, saved["epoch"])
+    for epoch in range(first, cfg.epochs + 1):
         # each member's mean squared error, summed: a member's gradient is its own loss's gradient
         loss = ((model(xb) - yb) ** 2).mean(dim=(1, 2)).sum()
         opt.zero_grad(set_to_none=True)
@@ -131,6 +145,11 @@ def fit(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, members: list[int], x_va
                     record["held_back"] = ((model(xv) - yv) ** 2).mean().item()
             history[str(epoch)] = record
             log.info("epoch %d/%d: %s", epoch, cfg.epochs, {k: round(v, 7) for k, v in record.items()})
+        if checkpoint is not None and epoch % cfg.checkpoint_every == 0:
+            partial = Path(f"{checkpoint}.partial")
+            torch.save({"key": key, "epoch": epoch, "model": model.state_dict(), "opt": opt.state_dict(),
+                        "history": history}, partial)
+            partial.replace(checkpoint)
     return model, history
 
 
@@ -148,16 +167,18 @@ def train(samples_path: str | Path, branch: str, group: int, cfg: TrainConfig, o
     x_min, x_max, y_min, y_max = x.min(0), x.max(0), y.min(0), y.max(0)
     x_max = np.where(x_max > x_min, x_max, x_min + 1)  # a constant input (one metallicity) scales to 0
     members = cfg.group_members(group)
+    checkpoint = Path(f"{out}.checkpoint")
     start = time.perf_counter()
     model, history = fit(scale(x, x_min, x_max), scale(y, y_min, y_max), cfg, members,
                          scale(held[inputs].to_numpy(np.float64), x_min, x_max),
-                         scale(held[list(OUTPUTS)].to_numpy(np.float64), y_min, y_max))
+                         scale(held[list(OUTPUTS)].to_numpy(np.float64), y_min, y_max), checkpoint)
     card = StelNetCard(branch=branch, inputs=inputs, outputs=list(OUTPUTS), members=members,
                        hidden_layers=cfg.hidden_layers, width=cfg.width, x_min=x_min.tolist(), x_max=x_max.tolist(),
                        y_min=y_min.tolist(), y_max=y_max.tolist(), feh=sorted(samples["feh"].unique().tolist()),
                        train=asdict(cfg), history=history, train_seconds=time.perf_counter() - start,
                        config_hash=config_hash, data={"samples": sha256_file(samples_path)})
     save(out, model, card)
+    checkpoint.unlink(missing_ok=True)
     return card
 
 
