@@ -19,9 +19,14 @@ STELLAR_BENCHMARKS = (None if STELLAR_CONFIG["benchmarks"] is None
 if STELLAR_BENCHMARKS is not None and not STELLAR_BENCHMARKS.is_dir():
     STELLAR_BENCHMARKS = None
 # The stellar branch's results in the default target (rule all), none when stellar.enabled is false.
-STELLAR_TARGETS = [f"{STELLAR}/evaluate/metrics.json"] if STELLAR_CONFIG["enabled"] else []
+STELLAR_TARGETS = [f"{STELLAR}/evaluate/metrics.json", f"{STELLAR}/figures/stellar.png"] if STELLAR_CONFIG["enabled"] else []
 if STELLAR_CONFIG["enabled"] and STELLAR_BENCHMARKS is not None:
     STELLAR_TARGETS.append(f"{STELLAR}/benchmarks/metrics.json")
+# The figure's data: held-back tracks, and the benchmark tables and posterior draws when they are scored.
+STELLAR_FIGURE_DATA = {"holdback": f"{STELLAR}/evaluate/holdback.parquet"}
+if STELLAR_BENCHMARKS is not None:
+    STELLAR_FIGURE_DATA |= {"tables": f"{STELLAR}/benchmarks/tables",
+                            "examples": f"{STELLAR}/benchmarks/posterior_examples.parquet"}
 
 
 wildcard_constraints:
@@ -117,3 +122,19 @@ rule stellar_benchmark:
         runtime=30,
     script:
         "../../scripts/stellar_benchmark.py"
+
+
+rule stellar_figures:
+    input:
+        **STELLAR_FIGURE_DATA,
+    output:
+        f"{STELLAR}/figures/stellar.png",
+    log:
+        f"{STELLAR_LOGS}/figures.log",
+    conda:
+        "../../envs/stellar.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/stellar_figures.py"
