@@ -15,6 +15,7 @@ import pandas as pd
 
 from astroflow.errors import InputError
 from astroflow.logs import log
+from astroflow.train.predict import write_table
 
 QUANTITIES = {"teff": "log_teff", "lum": "log_l", "feh": "feh"}  # linear column -> model input
 LOG_NAMES = {"log_teff": "log_teff", "log_lum": "log_l", "log_l": "log_l", "feh": "feh"}
@@ -94,15 +95,6 @@ def estimate(net, table: pd.DataFrame, source: str | Path = "table", columns: di
     log.info("%d stars in %.2f s (%.0f stars/s); %d outside the grid, %d with unusable inputs", int(usable.sum()),
              seconds, usable.sum() / max(seconds, 1e-9), int(out["outside_grid"].sum()), int((~usable).sum()))
     return out
-
-
-def write_table(table: pd.DataFrame, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        table.to_parquet(path, index=False)
-    else:
-        table.to_csv(path, index=False)
 
 
 def estimate_file(table_path: str | Path, models_dir: str | Path, out: str | Path, columns: dict[str, str] | None = None,
