@@ -3,7 +3,7 @@
 # evaluate (held-back tracks) and benchmark (stars with independent masses and ages, when the folder is there).
 # Members of an ensemble are trained vectorised in one job per group; stellar.train.groups = members gives one job
 # per member (a cluster trains them in parallel). A member is the same network whatever its group.
-from astroflow.datasets import expand_path
+from astroflow.datasets import canonical, expand_path
 from astroflow.stellar.grids import BRANCHES
 
 STELLAR_CONFIG = config["stellar"]
@@ -39,7 +39,7 @@ rule stellar_grid:
         samples=f"{STELLAR}/grid/samples.parquet",
         tables=f"{STELLAR}/grid/tables.npz",
     params:
-        grid=STELLAR_CONFIG["grid"],
+        grid=canonical(STELLAR_CONFIG["grid"]),
     log:
         f"{STELLAR_LOGS}/grid.log",
     benchmark:
@@ -59,7 +59,7 @@ rule stellar_train:
     output:
         f"{STELLAR}/models/{{branch}}/g{{group}}.pt",
     params:
-        train=STELLAR_CONFIG["train"],
+        train=canonical(STELLAR_CONFIG["train"]),
     log:
         f"{STELLAR_LOGS}/train_{{branch}}_g{{group}}.log",
     benchmark:
@@ -84,7 +84,7 @@ rule stellar_evaluate:
         predictions=f"{STELLAR}/evaluate/holdback.parquet",
         metrics=f"{STELLAR}/evaluate/metrics.json",
     params:
-        posterior=STELLAR_CONFIG["posterior"],
+        posterior=canonical(STELLAR_CONFIG["posterior"]),
     log:
         f"{STELLAR_LOGS}/evaluate.log",
     benchmark:
@@ -109,7 +109,7 @@ rule stellar_benchmark:
         examples=f"{STELLAR}/benchmarks/posterior_examples.parquet",
         metrics=f"{STELLAR}/benchmarks/metrics.json",
     params:
-        posterior=STELLAR_CONFIG["posterior"],
+        posterior=canonical(STELLAR_CONFIG["posterior"]),
     log:
         f"{STELLAR_LOGS}/benchmark.log",
     benchmark:
