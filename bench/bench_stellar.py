@@ -39,6 +39,7 @@ def main() -> None:
     x, y = rng.random((args.points, 2)), rng.random((args.points, 2))
     cfg = nets.TrainConfig(members=args.members, epochs=args.epochs, log_every=args.epochs)
     members = list(range(args.members))
+    nets.fit(x, y, nets.TrainConfig(epochs=2), [0])  # warm-up: torch's first-call setup is not training
     together = cpu_seconds(lambda: nets.fit(x, y, cfg, members))
     alone = cpu_seconds(lambda: [nets.fit(x, y, cfg, [k]) for k in members])
     steps = args.members * args.points * args.epochs
