@@ -64,11 +64,11 @@ class KilledAt:
         self.task, self.at, self.calls = task, at, 0
         self.monitor = task.monitor
 
-    def batch(self, rng):
+    def batch(self, rng, step):
         if self.calls == self.at:
             raise Killed
         self.calls += 1
-        return self.task.batch(rng)
+        return self.task.batch(rng, step)
 
     def loss(self, *args):
         return self.task.loss(*args)
@@ -133,8 +133,8 @@ def test_early_stopping_keeps_the_best_weights(tmp_path):
         def __init__(self, task):
             self.task, self.checks = task, 0
 
-        def batch(self, rng):
-            return self.task.batch(rng)
+        def batch(self, rng, step):
+            return self.task.batch(rng, step)
 
         def loss(self, *args):
             return self.task.loss(*args)

@@ -89,3 +89,14 @@ def band_objects(ragged: Ragged) -> Ragged:
                   band=ragged.band[order], row_size=np.bincount(group, minlength=n),
                   label=np.repeat(ragged.label, n_bands), object_id=np.repeat(ragged.object_id, n_bands),
                   bands=list(ragged.bands), class_names=list(ragged.class_names))
+
+
+def concat(parts: list[Ragged]) -> Ragged:
+    """The objects of ``parts`` one after another (bands and class names from the first part)."""
+    first = parts[0]
+    return Ragged(time=np.concatenate([p.time for p in parts]), value=np.concatenate([p.value for p in parts]),
+                  error=np.concatenate([p.error for p in parts]), band=np.concatenate([p.band for p in parts]),
+                  row_size=np.concatenate([p.row_size for p in parts]),
+                  label=np.concatenate([p.label for p in parts]),
+                  object_id=np.concatenate([p.object_id for p in parts]), bands=list(first.bands),
+                  class_names=list(first.class_names))

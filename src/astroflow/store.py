@@ -269,6 +269,19 @@ class LightCurveStore:
                       object_id=objects["object_id"].to_numpy(dtype=str), bands=list(self.bands),
                       class_names=list(self.class_names))
 
+    def load_range(self, start: int, stop: int) -> Ragged:
+        """Objects ``start`` to ``stop`` (exclusive) as ragged arrays: one contiguous slice of each obs variable,
+        so only the chunks holding them are read and decoded."""
+        objects = self.objects.iloc[start:stop]
+        sizes = objects["row_size"].to_numpy()
+        lo = int(objects["offset"].iloc[0]) if len(objects) else 0
+        hi = lo + int(sizes.sum())
+        names = ("time", self.quantity, f"{self.quantity}_err", "band")
+        obs = {n: self._group[n][lo:hi] for n in names}
+        return Ragged(time=obs["time"], value=obs[names[1]], error=obs[names[2]], band=obs["band"], row_size=sizes,
+                      label=objects["label"].to_numpy(), object_id=objects["object_id"].to_numpy(dtype=str),
+                      bands=list(self.bands), class_names=list(self.class_names))
+
     def lightcurve(self, i: int) -> dict:
         """One object's observations, read without loading the rest of the store."""
         row = self.objects.iloc[i]

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from astroflow.models.masking import mask_batch, masked_rmse
 from astroflow.train.data import Windows, balanced_draw
 from astroflow.train.inference import predict_proba
+from astroflow.train.streaming import at
 from astroflow.train.trainer import Batch, model_device, to_device
 
 
@@ -48,8 +49,9 @@ class MaskedReconstruction:
         self.validation = mask_batch(to_device(fixed, torch.device("cpu")), torch.Generator().manual_seed(0),
                                      **self.fractions)
 
-    def batch(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        return self.train.random(rng.integers(0, len(self.train.index), self.batch_size), rng)
+    def batch(self, rng: np.random.Generator, step: int) -> dict[str, np.ndarray]:
+        source = at(self.train, step)
+        return source.random(rng.integers(0, len(source.index), self.batch_size), rng)
 
     def _rmse(self, model: nn.Module, masked: Batch) -> tuple[Tensor, Tensor]:
         pred, aux = model(masked)
@@ -82,16 +84,18 @@ class Classification:
                  aux_weight: float = 0.01):
         self.train, self.validation, self.batch_size = train, validation, batch_size
         self.balanced, self.aux_weight = balanced, aux_weight
-        self.labels = train.ragged.label[train.index]
-        if (self.labels < 0).any():
+        # A streamed source has no ragged arrays before its first step: the stage chose labelled objects only.
+        if hasattr(train, "ragged") and (train.ragged.label[train.index] < 0).any():
             raise ValueError("classification needs labelled training objects")
 
-    def batch(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def batch(self, rng: np.random.Generator, step: int) -> dict[str, np.ndarray]:
+        source = at(self.train, step)
+        labels = source.ragged.label[source.index]
         if self.balanced:
-            rows = balanced_draw(self.labels, self.batch_size, rng)
+            rows = balanced_draw(labels, self.batch_size, rng)
         else:
-            rows = rng.integers(0, len(self.labels), self.batch_size)
-        return self.train.random(rows, rng)
+            rows = rng.integers(0, len(labels), self.batch_size)
+        return source.random(rows, rng)
 
     def loss(self, model: nn.Module, batch: Batch, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         logits = model(batch)

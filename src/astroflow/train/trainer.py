@@ -5,7 +5,10 @@ function of (seed, step), so a run killed and resumed from its last checkpoint e
 for bit on CPU, as one that never stopped. Data parallel training runs under ``torchrun``: every rank draws the
 same global batch and keeps its own slice (see distributed.py).
 
-A task (tasks.py) says what a step is: ``batch(rng)`` draws a global batch of numpy arrays, ``loss(model, batch,
+Batches are drawn in torch DataLoader worker processes (``workers``; 0 draws them in a thread of this process while
+the step before trains), in step order.
+
+A task (tasks.py) says what a step is: ``batch(rng, step)`` draws a global batch of numpy arrays, ``loss(model, batch,
 generator)`` gives the loss and metrics to log, ``validate(model)`` gives validation metrics, lower
 ``task.monitor`` being better.
 """
@@ -32,7 +35,7 @@ from torch import Tensor, nn
 from astroflow.errors import AstroflowError
 from astroflow.logs import progress
 from astroflow.provenance import config_hash
-from astroflow.train import distributed
+from astroflow.train import distributed, streaming
 
 log = logging.getLogger(__name__)
 Batch = dict[str, Tensor]
@@ -62,7 +65,7 @@ class TrainConfig:
 class Task(Protocol):
     monitor: str
 
-    def batch(self, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+    def batch(self, rng: np.random.Generator, step: int) -> dict[str, np.ndarray]: ...
 
     def loss(self, model: nn.Module, batch: Batch, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]: ...
 
@@ -152,10 +155,11 @@ class Run:
 
 
 class Trainer:
-    """Fits a model to a task in ``workdir`` (checkpoint ``last.pt``, metrics ``metrics.csv``), resuming there."""
+    """Fits a model to a task in ``workdir`` (checkpoint ``last.pt``, metrics ``metrics.csv``), resuming there;
+    ``workers`` DataLoader processes draw the batches (they never change a batch, so they are not in the run id)."""
 
-    def __init__(self, config: TrainConfig, workdir: str | Path, run_id: str = ""):
-        self.config = config
+    def __init__(self, config: TrainConfig, workdir: str | Path, run_id: str = "", workers: int = 0):
+        self.config, self.workers = config, workers
         self.workdir = Path(workdir)
         self.run_id = fingerprint(asdict(config), run_id)
         distributed.setup()
@@ -191,19 +195,17 @@ class Trainer:
     def _loop(self, run: Run) -> None:
         cfg = self.config
         steps = range(run.state["step"], cfg.max_steps) if not run.state["stopped"] else range(0)
-        rank_slice = distributed.rank_slice()
-
-        def draw(step: int) -> dict[str, np.ndarray]:
-            batch = run.task.batch(np.random.default_rng(step_seed(cfg.seed, step)))
-            return {k: v[rank_slice] for k, v in batch.items()}
-
-        # The next batch is cut while this step trains (a batch depends on its step only, so order is kept).
+        batches = torch.utils.data.DataLoader(
+            StepBatches(run.task, cfg.seed, distributed.rank_slice()), batch_size=None, sampler=steps,
+            num_workers=self.workers, collate_fn=streaming.as_is, prefetch_factor=2 if self.workers else None)
+        # The next batch is fetched while this step trains (a batch depends on its step only, so order is kept).
         with ThreadPoolExecutor(max_workers=1) as loader:
-            upcoming = loader.submit(draw, steps.start) if len(steps) else None
+            queue = iter(batches)
+            upcoming = loader.submit(next, queue) if len(steps) else None
             for step in progress(steps, f"training to step {cfg.max_steps}", every_s=30):
                 batch = upcoming.result()
                 if step + 1 < steps.stop:
-                    upcoming = loader.submit(draw, step + 1)
+                    upcoming = loader.submit(next, queue)
                 self._step(run, step, batch)
                 if run.state["stopped"]:
                     log.info("early stop at step %d: no better %s for %d validations", step + 1, run.task.monitor,
@@ -294,6 +296,17 @@ def describe_objects(ids: list[str], most: int = 20) -> str:
         return "objects the task does not name"
     more = f" and {len(ids) - most} more" if len(ids) > most else ""
     return f"{len(ids)} objects: {', '.join(map(str, ids[:most]))}{more}"
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Step ``step``'s batch (this rank's rows of it), drawn with the step's own seed."""
+
+    def __init__(self, task: Task, seed: int, rows: slice):
+        self.task, self.seed, self.rows = task, seed, rows
+
+    def __getitem__(self, step: int) -> dict[str, np.ndarray]:
+        batch = self.task.batch(np.random.default_rng(step_seed(self.seed, step)), step)
+        return {k: v[self.rows] for k, v in batch.items()}
 
 
 class MetricsWriter:

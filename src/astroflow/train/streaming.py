@@ -1,0 +1,189 @@
+"""Reading a store larger than memory: blocks of whole objects, streamed in a seeded order through a shuffle buffer.
+
+A store is cut into blocks: runs of consecutive objects starting within one stretch of ``block_obs`` observations
+(a whole number of the store's chunks), so a block is one contiguous slice of each obs variable. A process holds
+at most ``capacity`` blocks (``StreamConfig.memory_mb`` divided by a block's size in memory).
+
+Training (:class:`Streamed`): the blocks holding the training objects are put in a fresh seeded order every epoch
+and the buffer slides along that stream one block every ``steps_per_block`` steps (about one visit of each object
+per pass). A step draws its batch exactly as the in-memory path does (data.Windows and its siblings), from the
+objects in the buffer at that step. The buffer is a function of (seed, step), as the batch draw is, so a resumed
+run sees the same batches; when the training objects fit the buffer, every block stays in and every batch is the
+in-memory path's, bit for bit.
+
+Inference (:func:`blockwise`): blocks in store order, each read and turned into model inputs by a worker process.
+
+The mechanics are the libraries': zarr reads a slice of a sharded array by decoding only the chunks it touches,
+and torch's DataLoader runs the batch preparation in worker processes with prefetching and ordered delivery. The
+one thing neither offers is a shuffle over a store that keeps batches a function of (seed, step), which exact
+resume and the in-memory equivalence need: a streaming shuffle in the usual sense (a buffer filled from an
+iterator) makes a batch depend on all batches before it. That piece is this module.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from astroflow.errors import ConfigError
+from astroflow.ragged import Ragged, concat
+from astroflow.store import LightCurveStore
+
+# Bytes an observation takes in memory: time, value, error and band as stored (8 + 4 + 4 + 1), held twice while the
+# buffer's blocks are joined, plus the gather positions of the windows cut from them.
+BYTES_PER_OBS = 48
+BUFFER_BLOCKS = 8  # blocks in a full buffer: the shuffle mixes objects of this many places of the store
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """How a job reads a store: ``memory_mb`` caps the light curves a process holds (a store that fits is read
+    once and kept); ``workers`` DataLoader processes prepare batches (each holds its own buffer, so a job holds
+    about ``max(workers, 1) * memory_mb``). Neither changes a batch."""
+
+    memory_mb: int = 2048
+    workers: int = 0
+
+    def __post_init__(self):
+        if self.memory_mb < 1:
+            raise ConfigError("stream.memory_mb", f"must be a positive number of megabytes, not {self.memory_mb}")
+        if self.workers < 0:
+            raise ConfigError("stream.workers", f"must be 0 (no worker processes) or more, not {self.workers}")
+
+
+class StoreBlocks:
+    """A store's objects in blocks of about ``block_obs`` observations; opens the store once per process."""
+
+    def __init__(self, path: str | Path, memory_mb: int):
+        self.path = Path(path)
+        self._store: LightCurveStore | None = None
+        objects = self.store.objects
+        chunk = self.store._group["time"].chunks[0]
+        budget = max(memory_mb * 2**20 // BYTES_PER_OBS, 1)
+        self.block_obs = max(chunk, budget // BUFFER_BLOCKS // chunk * chunk)
+        self.capacity = max(budget // self.block_obs, 1)
+        block = objects["offset"].to_numpy() // self.block_obs
+        self.starts = np.append(np.flatnonzero(np.diff(block, prepend=-1)), len(block))
+
+    @property
+    def store(self) -> LightCurveStore:
+        if self._store is None:
+            self._store = LightCurveStore(self.path)
+        return self._store
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_store": None}  # a worker process opens the store itself
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def bounds(self, k: int) -> tuple[int, int]:
+        return int(self.starts[k]), int(self.starts[k + 1])
+
+    def block_of(self, index: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.starts, index, side="right") - 1
+
+    def read(self, k: int) -> Ragged:
+        return self.store.load_range(*self.bounds(k))
+
+
+class Streamed:
+    """A training source over the objects ``index`` (sorted) of a store read through a shuffle buffer.
+
+    ``make(ragged, index)`` builds the in-memory source (data.Windows, inputs.DtDm or inputs.Images) the model reads;
+    ``transform`` is applied to each block as read (e.g. data.sample_bands). :meth:`at` gives the source of a step.
+    """
+
+    def __init__(self, blocks: StoreBlocks, index: np.ndarray, make: Callable, batch_size: int, seed: int,
+                 transform: Callable[[Ragged], Ragged] | None = None):
+        self.blocks, self.make, self.transform, self.seed = blocks, make, transform, seed
+        self.index = np.asarray(index, dtype=np.int64)
+        if not len(self.index):
+            raise ValueError("no objects to stream")
+        if np.any(np.diff(self.index) <= 0):
+            raise ValueError("streamed objects must be given in store order, each once")
+        which = blocks.block_of(self.index)
+        self.order, first = np.unique(which, return_index=True)
+        self.members = dict(zip(self.order.tolist(), np.split(self.index, first[1:])))
+        self.capacity = min(blocks.capacity, len(self.order))
+        self.steps_per_block = max(1, round(len(self.index) / len(self.order) / batch_size))
+        self._parts: dict[int, tuple[Ragged, np.ndarray]] = {}
+        self._resident: tuple = ()
+        self._source = None
+
+    def resident(self, step: int) -> np.ndarray:
+        """The blocks in the buffer at ``step``, in store order."""
+        n = len(self.order)
+        if self.capacity >= n:
+            return self.order
+        first = step // self.steps_per_block
+        picks = [self._epoch(w // n)[w % n] for w in range(first, first + self.capacity)]
+        return np.unique(picks)
+
+    def _epoch(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(self.order)
+
+    def at(self, step: int):
+        """The in-memory source of the objects in the buffer at ``step``; its batches' ``index`` is the store's."""
+        blocks = tuple(self.resident(step).tolist())
+        if blocks != self._resident:
+            self._parts = {k: self._parts[k] if k in self._parts else self._read(k) for k in blocks}
+            ragged = concat([self._parts[k][0] for k in blocks])
+            index = np.concatenate([self._parts[k][1] for k in blocks])
+            self._resident, self._source = blocks, StoreIndexed(self.make(ragged, np.arange(len(ragged))), index)
+        return self._source
+
+    def _read(self, k: int) -> tuple[Ragged, np.ndarray]:
+        members = self.members[k]
+        part = self.blocks.read(k).subset(members - self.blocks.bounds(k)[0])
+        return (self.transform(part) if self.transform else part), members
+
+
+class StoreIndexed:
+    """An in-memory source whose batches name objects by their store index (``store_index``) instead of their
+    position in the source's own ragged arrays."""
+
+    def __init__(self, source, store_index: np.ndarray):
+        self.source, self.store_index = source, store_index
+        self.ragged, self.index = source.ragged, source.index
+
+    def random(self, rows: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return self._named(self.source.random(rows, rng))
+
+    def all(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        return self._named(self.source.all(rows))
+
+    def _named(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {**batch, "index": self.store_index[batch["index"]]}
+
+
+def at(source, step: int):
+    """The source a training step draws from: a streamed source's buffer at ``step``, an in-memory one itself."""
+    return source.at(step) if isinstance(source, Streamed) else source
+
+
+class _Blocks(torch.utils.data.Dataset):
+    def __init__(self, blocks: StoreBlocks, prepare: Callable):
+        self.blocks, self.prepare = blocks, prepare
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def __getitem__(self, k: int):
+        return self.prepare(self.blocks.read(k), self.blocks.bounds(k)[0])
+
+
+def as_is(item):
+    """The DataLoader's collate step for items that are already what the job wants."""
+    return item
+
+
+def blockwise(blocks: StoreBlocks, prepare: Callable[[Ragged, int], object], workers: int = 0) -> Iterator:
+    """``prepare(ragged, first)`` of every block in store order (``first``: its first object's store index), run in
+    ``workers`` DataLoader processes (0: in this one) while the caller works on the block before."""
+    loader = torch.utils.data.DataLoader(_Blocks(blocks, prepare), batch_size=None, num_workers=workers,
+                                         collate_fn=as_is, prefetch_factor=2 if workers else None)
+    yield from loader
