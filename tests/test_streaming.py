@@ -1,0 +1,140 @@
+"""Out-of-core reading: streamed batches equal the in-memory path's when the store fits, stay a function of (seed,
+step) when it does not, hold at most the buffer, and come out the same from DataLoader worker processes."""
+import numpy as np
+import pytest
+
+from astroflow.catalogue import Catalogue
+from astroflow.errors import ConfigError
+from astroflow.ragged import concat
+from astroflow.sources.simulate import simulate_survey
+from astroflow.store import LightCurveStore, write_store
+from astroflow.train.data import Windows
+from astroflow.train.streaming import StoreBlocks, StreamConfig, Streamed, blockwise
+from astroflow.train.tasks import Classification, MaskedReconstruction
+from astroflow.train.trainer import StepBatches
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> LightCurveStore:
+    cat: Catalogue = simulate_survey(6, bands="lsst", seed=3, min_points=30, max_points=300)
+    path = tmp_path_factory.mktemp("stream") / "lc.zarr"
+    write_store(cat, path, chunk_obs=512, shard_obs=2048)
+    return LightCurveStore(path)
+
+
+def windows(ragged, index):
+    return Windows(ragged, index, 40, None)
+
+
+def same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def small_blocks(store, monkeypatch, memory_mb=1):
+    """Blocks of one chunk and a buffer of three of them: the store does not fit."""
+    blocks = StoreBlocks(store.path, memory_mb)
+    monkeypatch.setattr(blocks, "block_obs", 512)
+    block = store.objects["offset"].to_numpy() // 512
+    blocks.starts = np.append(np.flatnonzero(np.diff(block, prepend=-1)), len(block))
+    blocks.capacity = 3
+    return blocks
+
+
+def test_a_store_that_fits_gives_the_in_memory_batches(store):
+    ragged = store.load()
+    index = np.flatnonzero(ragged.label % 2 == 0)
+    memory = MaskedReconstruction(windows(ragged, index), windows(ragged, index[:8]), batch_size=16)
+    stream = Streamed(StoreBlocks(store.path, 64), index, windows, 16, seed=0)
+    streamed = MaskedReconstruction(stream, windows(ragged, index[:8]), batch_size=16)
+    assert stream.capacity == len(stream.order)
+    for step in range(5):
+        same(StepBatches(memory, 7, slice(None))[step], StepBatches(streamed, 7, slice(None))[step])
+
+
+def test_classification_batches_match_too(store):
+    ragged = store.load()
+    index = np.flatnonzero(ragged.label >= 0)
+    memory = Classification(windows(ragged, index), windows(ragged, index[:5]), batch_size=12)
+    streamed = Classification(Streamed(StoreBlocks(store.path, 64), index, windows, 12, seed=0),
+                              windows(ragged, index[:5]), batch_size=12)
+    for step in (0, 3):
+        same(StepBatches(memory, 1, slice(None))[step], StepBatches(streamed, 1, slice(None))[step])
+
+
+def test_a_buffer_smaller_than_the_store_streams_every_block_in_seeded_order(store, monkeypatch):
+    index = np.arange(store.n_objects)
+    blocks = small_blocks(store, monkeypatch)
+    assert len(blocks) > 6
+    stream = Streamed(blocks, index, windows, 4, seed=5)
+    assert stream.capacity == 3
+    resident = [tuple(stream.resident(s)) for s in range(0, len(blocks) * stream.steps_per_block,
+                                                         stream.steps_per_block)]
+    assert all(1 <= len(r) <= 3 for r in resident)
+    assert set().union(*map(set, resident)) == set(range(len(blocks)))  # one pass visits every block
+    again = Streamed(blocks, index, windows, 4, seed=5)
+    other = Streamed(blocks, index, windows, 4, seed=6)
+    assert [tuple(again.resident(s)) for s in range(40)] == [tuple(stream.resident(s)) for s in range(40)]
+    assert [tuple(other.resident(s)) for s in range(40)] != [tuple(stream.resident(s)) for s in range(40)]
+
+
+def test_streamed_batches_depend_on_the_step_only_and_name_store_objects(store, monkeypatch):
+    blocks = small_blocks(store, monkeypatch)
+    index = np.flatnonzero(store.objects["row_size"].to_numpy() > 0)[::2]
+    task = MaskedReconstruction(Streamed(blocks, index, windows, 8, seed=2), windows(store.load(), index[:4]), 8)
+    fresh = MaskedReconstruction(Streamed(blocks, index, windows, 8, seed=2), windows(store.load(), index[:4]), 8)
+    in_order = [StepBatches(task, 0, slice(None))[s] for s in range(12)]
+    resumed = [StepBatches(fresh, 0, slice(None))[s] for s in (9, 10, 11)]  # a run resumed at step 9
+    for a, b in zip(in_order[9:], resumed):
+        same(a, b)
+    resident = {s: task.train.resident(s) for s in range(12)}
+    ragged = store.load()
+    for s, batch in enumerate(in_order):
+        assert np.isin(batch["index"], index).all()
+        assert np.isin(blocks.block_of(batch["index"]), resident[s]).all()
+        np.testing.assert_array_equal(batch["label"], ragged.label[batch["index"]])
+
+
+def test_blockwise_reads_every_object_once_in_order_with_workers(store, monkeypatch):
+    blocks = small_blocks(store, monkeypatch)
+    parts = list(blockwise(blocks, keep_first, workers=2))
+    assert [first for first, _ in parts] == [blocks.bounds(k)[0] for k in range(len(blocks))]
+    whole, joined = store.load(), concat([p for _, p in parts])
+    np.testing.assert_array_equal(joined.object_id, whole.object_id)
+    np.testing.assert_array_equal(joined.time, whole.time)
+    np.testing.assert_array_equal(joined.value, whole.value)
+
+
+def keep_first(ragged, first):
+    return first, ragged
+
+
+def test_worker_processes_draw_the_same_batches(store, monkeypatch):
+    import torch
+
+    blocks = small_blocks(store, monkeypatch)
+    index = np.arange(store.n_objects)
+    task = MaskedReconstruction(Streamed(blocks, index, windows, 8, seed=1), windows(store.load(), index[:4]), 8)
+    loader = torch.utils.data.DataLoader(StepBatches(task, 3, slice(None)), batch_size=None, sampler=range(6),
+                                         num_workers=2, collate_fn=lambda b: b)
+    for step, batch in enumerate(loader):
+        same(batch, StepBatches(task, 3, slice(None))[step])
+
+
+def test_bad_settings_name_the_key():
+    with pytest.raises(ConfigError, match="stream.memory_mb"):
+        StreamConfig(memory_mb=0)
+    with pytest.raises(ConfigError, match="stream.workers"):
+        StreamConfig(workers=-1)
+
+
+def test_objects_out_of_store_order_are_refused(store):
+    with pytest.raises(ValueError, match="store order"):
+        Streamed(StoreBlocks(store.path, 64), np.array([3, 1]), windows, 4, seed=0)
+
+
+def test_load_range_is_load_of_the_range(store):
+    part, ref = store.load_range(5, 17), store.load(np.arange(5, 17))
+    for name in ("time", "value", "error", "band", "row_size", "label", "object_id"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(ref, name))
