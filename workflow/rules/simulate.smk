@@ -10,6 +10,7 @@ rule simulate:
         f"{RESULTS}/benchmarks/{{dataset}}/simulate.tsv"
     conda:
         "../../envs/data.yaml"
+    threads: workflow.cores
     resources:
         mem_mb=4000,
         runtime=30,

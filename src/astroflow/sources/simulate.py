@@ -66,6 +66,7 @@ from scipy.special import log_expit, ndtr, ndtri
 
 from astroflow.catalogue import Catalogue
 from astroflow.errors import ConfigError
+from astroflow.logs import progress
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,10 @@ PRESETS = {
 MARCH_EQUINOX = 51623.8  # MJD of 2000 March 20: the Sun crosses RA 0
 
 
-def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = "macho", seed: int = 0, *,
+def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = "macho", seed: int | list[int] = 0, *,
                     min_points: int = 20, max_points: int = 1000, years: float | None = None,
                     mag_range: tuple[float, float] | None = None, outlier_fraction: float = 0.005,
-                    detect_snr: float = 3.0, synchronous: bool = False) -> Catalogue:
+                    detect_snr: float = 3.0, synchronous: bool = False, first_id: int = 0) -> Catalogue:
     """Simulate labelled light curves in magnitudes.
 
     n_per_class: objects per class, one number for all of ``CLASSES`` or a mapping class -> number.
@@ -132,6 +133,8 @@ def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = 
     outlier_fraction: share of detections shifted by 0.5-3 mag (bad subtractions, cosmic rays).
     detect_snr: a visit is kept when its measured flux has at least this signal-to-noise.
     synchronous: observe all bands at every visit (as MACHO's dichroic camera did) instead of independently.
+    first_id: number of the first object id, so that parts of one corpus simulated apart (with seeds
+        ``[seed, part]``) have distinct ids.
 
     Each class has its own random stream from ``seed``, so a class's light curves do not depend on how many objects
     of other classes are asked for; object ids ("sim-000123") count through the classes in ``CLASSES`` order.
@@ -148,7 +151,7 @@ def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = 
     obs_parts, object_parts = [], []
     for k, name in enumerate(CLASSES):
         if counts.get(name, 0):
-            rng = np.random.default_rng([seed, k])
+            rng = np.random.default_rng([*np.atleast_1d(seed), k])
             obs, objects = _simulate_class(name, counts[name], survey, rng, (min_points, max_points), mag_range,
                                            outlier_fraction, detect_snr, synchronous)
             obs["object"] += sum(len(o["label"]) for o in object_parts)
@@ -158,8 +161,9 @@ def simulate_survey(n_per_class: int | dict[str, int], bands: str | list[str] = 
         return Catalogue.empty(survey=f"simulated-{survey.name}", bands=list(survey.bands))
     obs = {key: np.concatenate([o[key] for o in obs_parts]) for key in obs_parts[0]}
     objects = pd.DataFrame({key: np.concatenate([o[key] for o in object_parts]) for key in object_parts[0]})
-    width = max(6, len(str(len(objects) - 1)))
-    ids = np.array([f"sim-{i:0{width}d}" for i in range(len(objects))], dtype=object)
+    width = max(6, len(str(first_id + len(objects) - 1)))
+    ids = np.char.add("sim-", np.char.zfill(np.arange(first_id, first_id + len(objects)).astype(str), width))
+    ids = ids.astype(object)
     objects.insert(0, "object_id", ids)
     band_names = np.array(survey.bands, dtype=object)
     table = pd.DataFrame({"object_id": ids[obs["object"]], "time": obs["time"], "band": band_names[obs["band"]],
@@ -596,17 +600,63 @@ MODELS = {"RRab": _rrab, "RRc": _rrc, "Cepheid": _cepheid, "EB_detached": _eb_de
           "DSCT": _dsct, "LPV": _lpv, "QSO": _qso, "SNIa": _sn_ia, "SNII": _sn_ii, "NonVar": _nonvar}
 
 
-def simulate_dataset(out_dir: str | Path, shards: int, settings: dict) -> None:
-    """The simulate rule: a survey simulated with ``settings`` (simulate_survey's arguments, a data set's
-    ``simulate`` section) into one Parquet long table per shard, and the objects' truth table."""
-    cat = simulate_survey(**settings)
-    log.info("simulated %d objects, %d observations", cat.n_objects, cat.n_obs)
+def simulate_dataset(out_dir: str | Path, shards: int, settings: dict, threads: int = 1) -> None:
+    """The simulate rule: a survey simulated with ``settings`` (a data set's ``simulate`` section) into one Parquet
+    long table per shard, and the objects' truth table.
+
+    With ``n_objects`` set (a survey-scale corpus), each shard is simulated on its own (classes in equal shares,
+    seeds ``[seed, shard]``) in ``threads`` processes, so memory is one shard's and time divides by the processes;
+    ``labelled: false`` leaves the labels out (an unlabelled pretraining corpus)."""
+    settings = dict(settings)
+    n_objects, labelled = settings.pop("n_objects", None), settings.pop("labelled", True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    labels = cat.objects.set_index("object_id")["label"]
+    if n_objects is None:
+        parts = [_simulate_parts(settings, out, shards, labelled)]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        settings.pop("n_per_class", None)
+        counts = [shard_counts(n_objects, shards, k) for k in range(shards)]
+        firsts = np.cumsum([0] + [sum(c.values()) for c in counts[:-1]]).tolist()
+        jobs = [(settings, out, k, counts[k], firsts[k], labelled) for k in range(shards)]
+        with ProcessPoolExecutor(max(1, min(threads, shards))) as pool:
+            parts = list(progress(pool.map(_simulate_part, *zip(*jobs)), "simulating shards", total=shards))
+    objects = pd.concat(parts, ignore_index=True)
+    objects.to_parquet(out / "objects.parquet", index=False)
+    log.info("simulated %d objects in %d shards", len(objects), shards)
+
+
+def _simulate_parts(settings: dict, out: Path, shards: int, labelled: bool) -> pd.DataFrame:
+    """One simulation split round-robin into ``shards`` parts; returns the objects table."""
+    cat = simulate_survey(**settings)
+    log.info("simulated %d objects, %d observations", cat.n_objects, cat.n_obs)
     part_of = dict(zip(cat.objects["object_id"], np.arange(cat.n_objects) % shards))
-    obs = cat.obs.assign(label=cat.obs["object_id"].map(labels).astype("string"))
-    part = obs["object_id"].map(part_of).to_numpy()
+    part = cat.obs["object_id"].map(part_of).to_numpy()
+    obs = _with_labels(cat, labelled)
     for k in range(shards):
         obs[part == k].to_parquet(out / f"part-{k:04d}.parquet", index=False)
-    cat.objects.to_parquet(out / "objects.parquet", index=False)
+    return cat.objects
+
+
+def _simulate_part(settings: dict, out: Path, shard: int, counts: dict[str, int], first: int,
+                   labelled: bool) -> pd.DataFrame:
+    """Shard ``shard`` of a corpus (objects numbered from ``first``), simulated on its own; returns its objects."""
+    cat = simulate_survey(counts, **{**settings, "seed": [settings.get("seed", 0), shard]}, first_id=first)
+    _with_labels(cat, labelled).to_parquet(out / f"part-{shard:04d}.parquet", index=False)
+    return cat.objects
+
+
+def _with_labels(cat: Catalogue, labelled: bool) -> pd.DataFrame:
+    """The observations as a long table, with each object's label (empty when the corpus is unlabelled)."""
+    if not labelled:
+        return cat.obs.assign(label=pd.array([None] * cat.n_obs, dtype="string"))
+    labels = cat.objects.set_index("object_id")["label"]
+    return cat.obs.assign(label=cat.obs["object_id"].map(labels).astype("string"))
+
+
+def shard_counts(n_objects: int, shards: int, shard: int) -> dict[str, int]:
+    """Objects of each class in shard ``shard`` of a corpus of ``n_objects``: classes and shards in equal shares,
+    the remainders to the first ones."""
+    total = n_objects // shards + (shard < n_objects % shards)
+    return {c: total // len(CLASSES) + (i < total % len(CLASSES)) for i, c in enumerate(CLASSES)}
