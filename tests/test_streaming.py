@@ -28,8 +28,8 @@ def windows(ragged, index):
 
 def same(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    for k, value in a.items():
+        np.testing.assert_array_equal(value, b[k], err_msg=k)
 
 
 def small_blocks(store, monkeypatch, memory_mb=1):

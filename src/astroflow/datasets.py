@@ -28,6 +28,7 @@ class DatasetSpec:
     test_ids: Path | None = None
     shards: int = 1
     on_bad_file: str = "raise"
+    chunk_rows: int | None = None  # observations ingest reads at a time (None: each input file whole)
     clean: dict = field(default_factory=dict)     # astroflow.clean.CleanConfig settings
 
     def __post_init__(self):
@@ -103,4 +104,5 @@ def resolve(name: str, config: dict, results: str | Path = "results") -> Dataset
     test_ids = expand_path(ds["test_ids"], config, f"{key}.test_ids") if ds.get("test_ids") else None
     return DatasetSpec(name=name, kind=kind, format=fmt, root=root, options=options,
                        labels=labels, test_ids=test_ids, shards=int(ds.get("shards", 1)),
-                       on_bad_file=ds.get("on_bad_file", "raise"), clean=dict(ds.get("clean") or {}))
+                       on_bad_file=ds.get("on_bad_file", "raise"), chunk_rows=ds.get("chunk_rows"),
+                       clean=dict(ds.get("clean") or {}))

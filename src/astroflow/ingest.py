@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -30,24 +33,39 @@ def _class_names(spec: DatasetSpec) -> list[str] | None:
     return None
 
 
-def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.DataFrame]:
-    """Read the units of one shard; a malformed file stops the run or, with on_bad_file=skip, is recorded."""
+def read_shard(spec: DatasetSpec, shard: int) -> Iterator[tuple[catalogue.Catalogue, pd.DataFrame]]:
+    """The units of one shard as labelled catalogues, each with the QC rows of the files it could not read: one
+    catalogue for the shard, or with ``chunk_rows`` one per piece of about that many observations. A malformed file
+    stops the run or, with on_bad_file=skip, is recorded."""
     units = formats.discover(spec.format, spec.root, **spec.options)
     if spec.shards > len(units):
         raise ConfigError(f"datasets.{spec.name}.shards", f"{spec.shards} shards but only {len(units)} input files")
+    extra = None
+    if spec.kind == "simulate":  # the simulator's truth per object: position, period, redshift
+        extra = pd.read_parquet(Path(spec.root) / "objects.parquet").drop(columns="label")
     cats, bad, origin = [], [], {}
     for unit in progress(units[shard::spec.shards], f"{spec.name} shard {shard}: reading"):
         try:
-            cats.append(one_origin(formats.read(spec.format, unit, **spec.options), unit, origin))
+            if spec.chunk_rows:
+                for piece in formats.read_chunks(spec.format, unit, spec.chunk_rows, **spec.options):
+                    yield _labelled(spec, one_origin(piece, unit, origin), extra), pd.DataFrame(bad)
+                    bad = []
+            else:
+                cats.append(one_origin(formats.read(spec.format, unit, **spec.options), unit, origin))
         except InputError as err:
             if spec.on_bad_file == "raise":
                 raise
             log.warning("skipped %s", err)
             first = unit if isinstance(unit, str | Path) else unit[0]
             bad.append({"object_id": Path(first).name, "kept": False, "reason": f"unreadable: {err}"})
-    cat = catalogue.concat(cats) if cats else catalogue.Catalogue.empty()
-    if spec.kind == "simulate":  # the simulator's truth per object: position, period, redshift
-        extra = pd.read_parquet(Path(spec.root) / "objects.parquet").drop(columns="label")
+    if cats or bad or not spec.chunk_rows:
+        cat = catalogue.concat(cats) if cats else catalogue.Catalogue.empty()
+        yield _labelled(spec, cat, extra), pd.DataFrame(bad)
+
+
+def _labelled(spec: DatasetSpec, cat: catalogue.Catalogue, extra: pd.DataFrame | None) -> catalogue.Catalogue:
+    """A catalogue with the simulator's truth, the data set's labels and its fixed test split, where it has them."""
+    if extra is not None:
         cat = replace(cat, objects=cat.objects.merge(extra, on="object_id", how="left"))
     if spec.labels:
         from astroflow.sources.labels import apply_labels
@@ -57,7 +75,7 @@ def read_shard(spec: DatasetSpec, shard: int) -> tuple[catalogue.Catalogue, pd.D
         from astroflow.sources.labels import apply_split
 
         cat = apply_split(cat, spec.test_ids)
-    return cat, pd.DataFrame(bad)
+    return cat
 
 
 def one_origin(cat: catalogue.Catalogue, unit, origin: dict[str, str]) -> catalogue.Catalogue:
@@ -82,17 +100,34 @@ def read_units(fmt: str, units: list, options: dict) -> catalogue.Catalogue:
 
 
 def ingest_shard(spec: DatasetSpec, shard: int, out_store: str | Path, out_qc: str | Path) -> None:
-    """Read, label and clean one shard of the data set ``spec``, and write it as a shard store plus its QC table.
+    """Read, label and clean one shard of the data set ``spec``, and write it as a shard store plus its QC table;
+    with the data set's ``chunk_rows``, piece by piece (each written as a store, then merged), in bounded memory.
     The store records the cleaning it went through, for the models trained on it to clean new data alike."""
-    from astroflow.store import write_store
+    from astroflow.store import merge_stores, write_store
 
-    cat, unreadable = read_shard(spec, shard)
     settings = CleanConfig(**spec.clean)
-    cleaned, qc = clean(cat, settings)
-    qc = pd.concat([qc, unreadable], ignore_index=True) if len(unreadable) else qc
-    n_kept = int(qc["kept"].sum()) if len(qc) else 0
-    log.info("shard %d: %d objects in, %d kept; %d observations in, %d kept", shard, len(qc), n_kept,
-             cat.n_obs, cleaned.n_obs)
-    write_store(cleaned, out_store, class_names=_class_names(spec), qc=qc,
-                provenance=provenance.provenance(spec.settings()) | {"clean": asdict(settings), "inputs": cat.sources})
+    out_store = Path(out_store)
+    out_store.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out_store.name}.pieces-", dir=out_store.parent) as folder:
+        pieces = Path(folder)
+        qcs, paths, n_in, n_kept = [], [], 0, 0
+        for i, (cat, unreadable) in enumerate(read_shard(spec, shard)):
+            cleaned, qc = clean(cat, settings)
+            qc = pd.concat([qc, unreadable], ignore_index=True) if len(unreadable) else qc
+            paths.append(pieces / f"{i:05d}.zarr")
+            write_store(cleaned, paths[-1], class_names=_class_names(spec), qc=qc,
+                        provenance=provenance.provenance(spec.settings()) | {"clean": asdict(settings),
+                                                                              "inputs": cat.sources})
+            qcs.append(qc)
+            n_in, n_kept = n_in + cat.n_obs, n_kept + cleaned.n_obs
+        qc = pd.concat(qcs, ignore_index=True)
+        if len(paths) == 1:  # the usual case: the shard's store as written
+            if out_store.exists():
+                shutil.rmtree(out_store)
+            paths[0].rename(out_store)
+        else:  # joined in blocks; the provenance gathers every piece's input checksums
+            merge_stores(paths, out_store)
+    objects_kept = int(qc["kept"].sum()) if len(qc) else 0
+    log.info("shard %d: %d objects in, %d kept; %d observations in, %d kept (%d piece(s))", shard, len(qc),
+             objects_kept, n_in, n_kept, len(paths))
     qc.to_parquet(out_qc, index=False)

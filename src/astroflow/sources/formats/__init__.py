@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -37,3 +38,13 @@ def discover(name: str, root: str | Path, /, **options) -> list:
 
 def read(name: str, unit, /, **options) -> Catalogue:
     return get(name).read(unit, **options)
+
+
+def read_chunks(name: str, unit, /, rows: int, **options) -> Iterator[Catalogue]:
+    """The catalogue of a unit in pieces of whole objects of about ``rows`` observations, streamed by the formats
+    that can (``read_chunks`` in their module: long CSV and Parquet, PLAsTiCC); the others' units come whole."""
+    module = get(name)
+    if hasattr(module, "read_chunks"):
+        yield from module.read_chunks(unit, rows=rows, **options)
+    else:
+        yield module.read(unit, **options)

@@ -10,7 +10,7 @@ import csv
 import gzip
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from astroflow.catalogue import Catalogue
 from astroflow.errors import ConfigError, InputError
@@ -27,6 +28,7 @@ from astroflow.provenance import sha256_file
 NULLS = frozenset(pacsv.ConvertOptions().null_values) | {"", "None", "none", "NULL"}
 COMPRESSED = (".gz", ".bz2")
 JD_MINUS_MJD = 2400000.5
+CSV_ROW_BYTES = 48  # a light-curve CSV row's typical length: sets the streaming reader's block size from a row count
 # SNANA's FLUXCAL (also PLAsTiCC's flux): AB magnitude = 27.5 - 2.5 log10(flux), so one unit is 10**(-0.4 * 27.5)
 # of the AB zero point (3630.78 Jy).
 FLUXCAL_UNIT = "3.630781e-08 Jy"
@@ -124,13 +126,7 @@ def read_table(path: str | Path, columns: Sequence[str], numeric: Sequence[str] 
         table = _read_whitespace(Path(path), columns, numeric, names, comment)
     else:
         table = _read_delimited(Path(path), columns, numeric, delimiter, names)
-    for c in columns:
-        col = table.column(c)
-        if c not in numeric:
-            table = table.set_column(table.schema.get_field_index(c), c, pc.utf8_trim_whitespace(col))
-        elif col.null_count:
-            table = table.set_column(table.schema.get_field_index(c), c, pc.fill_null(col, np.nan))
-    return table
+    return _tidy(table, columns, numeric)
 
 
 def _read_delimited(path: Path, columns, numeric, delimiter: str, names) -> pa.Table:
@@ -150,6 +146,74 @@ def _read_delimited(path: Path, columns, numeric, delimiter: str, names) -> pa.T
         if "Empty CSV file" in str(err):
             raise InputError(path, "empty file") from None
         raise _diagnose(path, columns, numeric, delimiter, names, str(err)) from None
+
+
+def batches(path: str | Path, kind: str, columns: Sequence[str], numeric: Sequence[str] = (), rows: int = 1_000_000,
+            delimiter: str = ",") -> Iterator[pa.Table]:
+    """The named columns of a CSV or Parquet file (``kind``), about ``rows`` rows at a time, never the whole file:
+    pyarrow's streaming CSV reader and Parquet batch iterator. Values as read_table gives them; errors likewise."""
+    path = Path(path)
+    try:
+        if kind == "parquet":
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=list(columns)):
+                yield pa.Table.from_batches([batch])
+            return
+        types = {c: (pa.float64() if c in numeric else pa.string()) for c in columns}
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=max(rows, 1) * CSV_ROW_BYTES),
+                                parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                                convert_options=pacsv.ConvertOptions(include_columns=list(columns),
+                                                                     column_types=types))
+        for batch in reader:
+            yield _tidy(pa.Table.from_batches([batch]), columns, numeric)
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except pa.ArrowKeyError as err:
+        raise InputError(path, f"cannot read columns: {err}") from None
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
+        if kind == "parquet":
+            raise InputError(path, f"not a readable Parquet file: {err}") from None
+        if "Empty CSV file" in str(err):
+            raise InputError(path, "empty file") from None
+        raise _diagnose(path, columns, numeric, delimiter, None, str(err)) from None
+
+
+def whole_objects(tables: Iterable[pa.Table], column: str, path: str | Path) -> Iterator[pa.Table]:
+    """``tables`` re-cut so that each holds whole objects: the rows of each table's last object wait for the next.
+    A file read this way must keep each object's rows together; an object seen again later is an InputError."""
+    held, seen = None, set()
+    for table in [*tables, None]:
+        if table is None:
+            ready, held = held, None
+        else:
+            table = pa.concat_tables([held, table]) if held is not None else table
+            ids = table.column(column)
+            if not len(ids):
+                held = table
+                continue
+            same = pc.equal(ids, ids[-1]).to_numpy(zero_copy_only=False)
+            cut = len(same) - int(np.argmin(same[::-1])) if not same.all() else 0
+            ready, held = table.slice(0, cut), table.slice(cut)
+        if ready is None or not len(ready):
+            continue
+        new = set(pc.unique(ready.column(column)).to_pylist())
+        again = new & seen
+        if again:
+            raise InputError(path, f"the rows of object {min(again)!r} are not all together: reading in chunks "
+                                   "needs a file grouped by object (set the data set's chunk_rows to null to read "
+                                   "it whole)", field=column)
+        seen |= new
+        yield ready
+
+
+def _tidy(table: pa.Table, columns: Sequence[str], numeric: Sequence[str]) -> pa.Table:
+    """Text columns stripped, missing numbers as NaN."""
+    for c in columns:
+        col = table.column(c)
+        if c not in numeric:
+            table = table.set_column(table.schema.get_field_index(c), c, pc.utf8_trim_whitespace(col))
+        elif col.null_count:
+            table = table.set_column(table.schema.get_field_index(c), c, pc.fill_null(col, np.nan))
+    return table
 
 
 def _diagnose(path: Path, columns, numeric, delimiter: str, names, message: str) -> InputError:

@@ -18,6 +18,7 @@ recorded step. Rows are never dropped here.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import astropy.units as u
@@ -44,8 +45,38 @@ def discover(root: Path, /, **options) -> list[Path]:
 
 
 def read(source: str | Path, /, **options) -> Catalogue:
+    plan = _plan(Path(source), options)
+    path, kind, names = plan["path"], plan["kind"], plan["names"]
+    if plan["ecsv"] is not None:
+        table = plan["ecsv"].select(names)
+    elif kind == "csv":
+        table = common.read_table(path, names, plan["numeric"], delimiter=options.get("delimiter", ","))
+    else:
+        table = _read_parquet(path, names)
+    return _catalogue(plan, table, common.sources(path))
+
+
+def read_chunks(source: str | Path, /, rows: int = 1_000_000, **options) -> Iterator[Catalogue]:
+    """The catalogue of a CSV or Parquet file in pieces of whole objects of about ``rows`` observations each, never
+    holding the file whole (each object's rows must be together in the file); an ECSV file comes whole. The first
+    piece carries the file's checksum."""
+    plan = _plan(Path(source), options)
+    path, kind = plan["path"], plan["kind"]
+    if plan["ecsv"] is not None:
+        yield read(source, **options)
+        return
+    tables = common.batches(path, kind, plan["names"], plan["numeric"], rows, options.get("delimiter", ","))
+    if not plan["ids_from_name"]:
+        tables = common.whole_objects(tables, plan["columns"]["object_id"], path)
+    checksum = common.sources(path)
+    for table in tables:
+        yield _catalogue(plan, table, checksum)
+        checksum = {}
+
+
+def _plan(path: Path, options: dict) -> dict:
+    """What reading ``path`` takes: checked options, the columns to read and how to turn them into a Catalogue."""
     common.check_options(options, OPTIONS, "long")
-    path = Path(source)
     columns, mapped = _columns(options.get("columns"))
     constant_band = options.get("band")
     if constant_band is not None and "band" in mapped and columns["band"] is not None:
@@ -74,29 +105,30 @@ def read(source: str | Path, /, **options) -> Catalogue:
     wanted = [f for f in FIELDS if columns[f] is not None and not (f == "object_id" and ids_from_name)
               and not (f == "band" and constant_band is not None)]
     common.require_columns(path, present, [columns[f] for f in wanted])
-    names = list(dict.fromkeys(columns[f] for f in wanted))
+    return {"path": path, "kind": kind, "ecsv": ecsv, "ecsv_units": ecsv_units, "columns": columns,
+            "names": list(dict.fromkeys(columns[f] for f in wanted)), "wanted": wanted,
+            "numeric": [columns[f] for f in ("time", "value", "error")], "ids_from_name": ids_from_name,
+            "band": constant_band, "quantity": quantity, "unit": unit, "time_format": time_format,
+            "survey": options.get("survey", ""), "bands": list(options.get("bands") or [])}
 
-    if ecsv is not None:
-        table = ecsv.select(names)
-    elif kind == "csv":
-        numeric = [columns[f] for f in ("time", "value", "error")]
-        table = common.read_table(path, names, numeric, delimiter=options.get("delimiter", ","))
-    else:
-        table = _read_parquet(path, names)
+
+def _catalogue(plan: dict, table: pa.Table, checksums: dict) -> Catalogue:
+    path, columns, ecsv_units = plan["path"], plan["columns"], plan["ecsv_units"]
     num = {f: common.as_float(table.column(columns[f]), path, columns[f]) for f in ("time", "value", "error")}
     for f in ("value", "error"):
         if columns[f] in ecsv_units:
-            num[f] = _convert(num[f], ecsv_units[columns[f]], unit, path, columns[f])
-    if ids_from_name:
+            num[f] = _convert(num[f], ecsv_units[columns[f]], plan["unit"], path, columns[f])
+    if plan["ids_from_name"]:
         ids = common.object_id_from(path)
     else:
         ids = pc.cast(table.column(columns["object_id"]), pa.string())
         common.check_ids(ids, path, columns["object_id"])
-    band = constant_band if constant_band is not None else pc.cast(table.column(columns["band"]), pa.string())
-    objects = _labels(ids, table.column(columns["label"]), path, columns["label"]) if "label" in wanted else None
-    return common.catalogue(ids, common.to_mjd(num["time"], time_format), band, num["value"], num["error"],
-                            objects=objects, quantity=quantity, unit=str(unit), survey=options.get("survey", ""),
-                            bands=list(options.get("bands") or []), sources=common.sources(path))
+    band = plan["band"] if plan["band"] is not None else pc.cast(table.column(columns["band"]), pa.string())
+    labelled = "label" in plan["wanted"]
+    objects = _labels(ids, table.column(columns["label"]), path, columns["label"]) if labelled else None
+    return common.catalogue(ids, common.to_mjd(num["time"], plan["time_format"]), band, num["value"], num["error"],
+                            objects=objects, quantity=plan["quantity"], unit=str(plan["unit"]),
+                            survey=plan["survey"], bands=plan["bands"], sources=checksums)
 
 
 def _columns(mapping) -> tuple[dict[str, str | None], set[str]]:

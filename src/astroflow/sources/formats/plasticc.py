@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -54,33 +55,65 @@ def _pair(light_curve: Path, metadata: list[Path]) -> Path | None:
 
 
 def read(unit: tuple[str | Path, str | Path | None] | str | Path, /, **options) -> Catalogue:
+    lc_path, meta_path, flag, numeric = _plan(unit, options)
+    table = common.read_table(lc_path, ["object_id", *numeric], numeric=numeric)
+    metadata = _metadata(Path(meta_path)) if meta_path else None
+    return _catalogue(table, lc_path, flag, metadata, common.sources(lc_path, meta_path))
+
+
+def read_chunks(unit: tuple[str | Path, str | Path | None] | str | Path, /, rows: int = 1_000_000,
+                **options) -> Iterator[Catalogue]:
+    """The catalogue in pieces of whole objects of about ``rows`` observations, streamed from the light-curve file
+    (whose objects' rows must be together, as PLAsTiCC's are); the metadata table is read once. The first piece
+    carries the files' checksums."""
+    lc_path, meta_path, flag, numeric = _plan(unit, options)
+    metadata = _metadata(Path(meta_path)) if meta_path else None
+    checksums = common.sources(lc_path, meta_path)
+    tables = common.whole_objects(common.batches(lc_path, "csv", ["object_id", *numeric], numeric, rows),
+                                  "object_id", lc_path)
+    for table in tables:
+        yield _catalogue(table, lc_path, flag, metadata, checksums)
+        checksums = {}
+
+
+def _plan(unit, options: dict) -> tuple[Path, Path | None, str | None, list[str]]:
+    """The light-curve and metadata files of a unit, the detection flag's column and the numeric columns."""
     common.check_options(options, ("metadata",), "plasticc")
     lc_path, meta_path = (unit, options.get("metadata")) if isinstance(unit, (str, Path)) else unit
     lc_path = Path(lc_path)
     present = common.header(lc_path)
     flag = next((c for c in ("detected", "detected_bool") if c in present), None)
-    numeric = [c for c in (*LIGHT_CURVE[1:], flag) if c]
     common.require_columns(lc_path, present, LIGHT_CURVE)
-    table = common.read_table(lc_path, ["object_id", *numeric], numeric=numeric)
+    return lc_path, meta_path, flag, [c for c in (*LIGHT_CURVE[1:], flag) if c]
+
+
+def _catalogue(table, lc_path: Path, flag: str | None, metadata: pd.DataFrame | None, checksums: dict) -> Catalogue:
     ids = table.column("object_id")
     common.check_ids(ids, lc_path, "object_id")
     extra = {"detected": table.column(flag).to_numpy() > 0} if flag else {}
-    objects = _metadata(Path(meta_path), pd.unique(ids.to_numpy(zero_copy_only=False))) if meta_path else None
+    objects = None
+    if metadata is not None:
+        present = pd.unique(ids.to_numpy(zero_copy_only=False))
+        objects = metadata[metadata["object_id"].isin(present)]
+        missing = len(present) - len(objects)
+        if missing:
+            log.warning("%s: %d of %d objects have no metadata row and stay unlabelled", lc_path, missing,
+                        len(present))
     return common.catalogue(ids, table.column("mjd").to_numpy(),
                             common.band_names(table.column("passband").to_numpy(), PASSBANDS),
                             table.column("flux").to_numpy(), table.column("flux_err").to_numpy(), objects=objects,
                             extra=extra, quantity="flux", unit=common.FLUXCAL_UNIT, survey="PLAsTiCC", bands=BANDS,
-                            sources=common.sources(lc_path, meta_path))
+                            sources=checksums)
 
 
-def _metadata(path: Path, ids: np.ndarray) -> pd.DataFrame:
-    """Metadata rows of the objects ``ids``, with their class names."""
+def _metadata(path: Path) -> pd.DataFrame:
+    """The metadata rows, with their class names."""
     present = common.header(path)
     target = next((c for c in ("target", "true_target") if c in present), None)
     common.require_columns(path, present, ["object_id"])
     numeric = [c for c in present if c != "object_id"]
     meta = common.read_table(path, ["object_id", *numeric], numeric=numeric).to_pandas()
-    meta = meta[meta["object_id"].isin(ids)].rename(columns={"decl": "dec", "hostgal_photoz": "redshift"})
+    meta = meta.rename(columns={"decl": "dec", "hostgal_photoz": "redshift"})
     if meta["object_id"].duplicated().any():
         raise InputError(path, f"object {meta.loc[meta['object_id'].duplicated(), 'object_id'].iloc[0]!r} "
                                "appears more than once")
@@ -92,7 +125,4 @@ def _metadata(path: Path, ids: np.ndarray) -> pd.DataFrame:
             raise InputError(path, f"object {meta['object_id'].iloc[i]!r}: unknown target code {codes[i]:g}",
                              field=target)
         meta["label"] = pd.array([TARGETS.get(c) for c in codes], dtype="string")
-    missing = len(ids) - len(meta)
-    if missing:
-        log.warning("%s: %d of %d objects have no metadata row and stay unlabelled", path, missing, len(ids))
     return meta
