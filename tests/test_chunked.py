@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from astroflow.catalogue import concat
+from astroflow.datasets import resolve
 from astroflow.errors import InputError
 from astroflow.ingest import ingest_shard
 from astroflow.sources import formats
@@ -76,7 +77,8 @@ def test_chunked_ingest_writes_the_store_of_whole_file_ingest(tmp_path):
         config = {"results": str(tmp_path / "results"), "datasets": {"mine": {
             "path": str(tmp_path / "lc.csv"), "format": "long", "chunk_rows": chunk_rows,
             "options": {"columns": {"label": "label"}, "bands": ["g", "r"]}}}}
-        ingest_shard(config, "mine", 0, tmp_path / f"{name}.zarr", tmp_path / f"{name}.qc.parquet")
+        spec = resolve("mine", config, config["results"])
+        ingest_shard(type(spec)(**spec.settings()), 0, tmp_path / f"{name}.zarr", tmp_path / f"{name}.qc.parquet")
         stores[name] = LightCurveStore(tmp_path / f"{name}.zarr")
     whole, chunked = stores["whole"].load(), stores["chunked"].load()
     for key in ("time", "value", "error", "band", "row_size", "label", "object_id"):
