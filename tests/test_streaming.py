@@ -138,3 +138,32 @@ def test_load_range_is_load_of_the_range(store):
     part, ref = store.load_range(5, 17), store.load(np.arange(5, 17))
     for name in ("time", "value", "error", "band", "row_size", "label", "object_id"):
         np.testing.assert_array_equal(getattr(part, name), getattr(ref, name))
+
+
+def test_pretraining_streams_a_store_larger_than_its_memory(tmp_path, monkeypatch):
+    """A store in chunks of 256 observations read 2 blocks at a time: pretraining runs, and worker processes give
+    the same weights as none."""
+    import torch
+
+    from astroflow.clean import clean
+    from astroflow.sources.simulate import CLASSES
+    from astroflow.train import artifacts, streaming
+    from astroflow.train.pretrain import PretrainSettings, pretrain
+    from astroflow.train.split import split
+
+    cat = simulate_survey(4, seed=1, min_points=20, max_points=100)
+    write_store(clean(cat)[0], tmp_path / "s.zarr", class_names=list(CLASSES), chunk_obs=256, shard_obs=1024)
+    split(tmp_path / "s.zarr", tmp_path / "split.parquet", test_fraction=0.2, split_seed=0)
+    monkeypatch.setattr(streaming, "BUFFER_BLOCKS", 2)
+    monkeypatch.setattr(streaming, "BYTES_PER_OBS", 2**20 // 512)  # 1 MB holds 512 observations: two blocks
+    settings = PretrainSettings(max_steps=4, batch_size=8, warmup_steps=1, eval_every=2, checkpoint_every=2)
+    weights = []
+    for workers in (0, 1):
+        out = tmp_path / f"w{workers}"
+        pretrain(tmp_path / "s.zarr", tmp_path / "split.parquet", out / "pre.pt", out / "pre.csv", out / "work",
+                 model="astromer-tiny", seed=0, settings=settings, split_seed=0, validation_fraction=0.2,
+                 stream=StreamConfig(memory_mb=1, workers=workers))
+        weights.append(artifacts.load_model(out / "pre.pt")[0].state_dict())
+    blocks = StoreBlocks(tmp_path / "s.zarr", 1)
+    assert blocks.capacity == 2 and len(blocks) > 4
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -10,6 +10,7 @@ rule pretrain:
         optimiser=canonical(config["train"]["pretrain"]),
         selection=selection(),
         model=lambda wildcards: model_settings(wildcards, "pretrain"),
+        stream=canonical(config["train"]["stream"]),
     log:
         f"{RESULTS}/logs/{{dataset}}/pretrain/{{model}}_s{{seed}}.log",
     benchmark:

@@ -1,6 +1,7 @@
 """The pretrain rule: masked-reconstruction pretraining of an encoder on the pool objects of the split."""
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 from dataclasses import asdict, dataclass, replace
@@ -17,8 +18,9 @@ from astroflow.store import LightCurveStore
 from astroflow.train import artifacts
 from astroflow.train.data import Windows, sample_bands
 from astroflow.train.inputs import model_inputs
-from astroflow.train.split import held_out, roles, usable
-from astroflow.train.tasks import MaskedReconstruction, Reconstructor
+from astroflow.train.split import held_out, kept, roles
+from astroflow.train.streaming import StoreBlocks, StreamConfig, Streamed, readable_objects
+from astroflow.train.tasks import MAX_VALIDATION, MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import TrainConfig, Trainer, data_id, fingerprint, finish, use_threads
 
 log = logging.getLogger(__name__)
@@ -47,39 +49,57 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
              workdir: str | Path, *, model: str, seed: int, settings: PretrainSettings, split_seed: int,
              validation_fraction: float, overrides: dict | None = None, band: str | None = None,
              band_sampling: str = "asynchronous", sync_tolerance: float | None = None,
-             pretraining: str = "joint", threads: int | None = None) -> None:
+             pretraining: str = "joint", stream: StreamConfig = StreamConfig(), threads: int | None = None) -> None:
     """Masked-reconstruction pretraining on the pool objects, a stratified share of them held out for early
     stopping. A per-band multiband model is pretrained jointly (all of it on multiband windows) or, with
-    ``pretraining="independent"``, band encoder by band encoder on single-band windows."""
+    ``pretraining="independent"``, band encoder by band encoder on single-band windows.
+
+    The store is read through a shuffle buffer of ``stream.memory_mb`` (train/streaming.py), so a store larger
+    than memory trains; one that fits is read once and trains exactly as from memory. Independent pretraining
+    reads the store whole."""
     use_threads(threads)
     store = LightCurveStore(store_path)
     role = roles(store, split_path)
     card = artifacts.new_card(model, store, overrides, band, band_sampling, sync_tolerance)
-    ragged = sample_bands(store.load(), card.band_sampling, card.sync_tolerance, card.band)
-    pool = usable(ragged, np.flatnonzero(role == "pool"), card.band, "pool")
-    held = held_out(ragged.label[pool], validation_fraction, [split_seed, seed])
+    view = functools.partial(sample_bands, band_sampling=card.band_sampling, sync_tolerance=card.sync_tolerance,
+                             band=card.band)
+    blocks = StoreBlocks(store_path, stream.memory_mb)
+    pool = np.flatnonzero(role == "pool")
+    pool = pool[kept(readable_objects(blocks, view, card.band, stream.workers)[pool], card.band, "pool")]
+    labels = store.objects["label"].to_numpy()
+    held = held_out(labels[pool], validation_fraction, [split_seed, seed])
     torch.manual_seed(seed)
     encoder = models.build(model, **card.overrides)
     if isinstance(encoder, PerBandFusion):
         card.pretraining = pretraining
     card.seed = seed
-    run_id = fingerprint(data_id(ragged, role), card.to_dict(), asdict(settings))
-    card.config_hash, card.data = run_id, {"objects": data_id(ragged, role)}
-    log.info("pretraining %s (%s) on %d objects (%d validation)", model, card.pretraining or "joint",
-             int((~held).sum()), int(held.sum()))
+    objects = data_id(store.objects, role)
+    run_id = fingerprint(objects, card.to_dict(), asdict(settings))
+    card.config_hash, card.data = run_id, {"objects": objects}
+    log.info("pretraining %s (%s) on %d objects (%d validation), reading %s", model, card.pretraining or "joint",
+             int((~held).sum()), int(held.sum()), "the store whole" if blocks.fits(pool[~held]) else
+             f"{stream.memory_mb} MB of it at a time")
     if card.pretraining == "independent":
+        ragged = view(store.load())
         metrics = pretrain_band_encoders(encoder, ragged, pool[~held], pool[held], card.window, settings, seed,
                                          workdir, run_id)
         artifacts.save_model(out_model, encoder, card)
         metrics.to_csv(out_metrics, index=False)
         shutil.rmtree(workdir)
         return
-    task = MaskedReconstruction(model_inputs(ragged, pool[~held], card), model_inputs(ragged, pool[held], card),
-                                **settings.masking())
-    trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id)
+    # Validation reads fixed windows of at most MAX_VALIDATION held-out objects: those alone are loaded.
+    validation = pool[held][:MAX_VALIDATION]
+    make = functools.partial(_inputs, card=card)
+    task = MaskedReconstruction(Streamed(blocks, pool[~held], make, settings.batch_size, seed, view),
+                                make(view(store.load(validation)), np.arange(len(validation))), **settings.masking())
+    trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id, workers=stream.workers)
     trainer.fit(Reconstructor(encoder), task)
     artifacts.save_model(out_model, encoder, card)
     finish(trainer, out_metrics)
+
+
+def _inputs(ragged: Ragged, index: np.ndarray, card) -> object:
+    return model_inputs(ragged, index, card)
 
 
 def pretrain_band_encoders(encoder: PerBandFusion, ragged: Ragged, train_index: np.ndarray,

@@ -136,8 +136,12 @@ def readable(ragged: Ragged, index: np.ndarray, band: int | None) -> np.ndarray:
 
 def usable(ragged: Ragged, index: np.ndarray, band: int | None, what: str) -> np.ndarray:
     """The objects of ``index`` with anything for the model to read; the others are left out of training, logged."""
-    keep = readable(ragged, index, band)
+    return index[kept(readable(ragged, index, band), band, what)]
+
+
+def kept(keep: np.ndarray, band: int | None, what: str) -> np.ndarray:
+    """``keep`` (which ``what`` objects the model can read), the others' leaving logged."""
     if not keep.all():
         log.warning("%d %s objects have no observation the model reads (band %s): left out", int((~keep).sum()),
                     what, band)
-    return index[keep]
+    return keep

@@ -21,6 +21,7 @@ iterator) makes a batch depend on all batches before it. That piece is this modu
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch
 from astroflow.errors import ConfigError
 from astroflow.ragged import Ragged, concat
 from astroflow.store import LightCurveStore
+from astroflow.train.split import readable
 
 # Bytes an observation takes in memory: time, value, error and band as stored (8 + 4 + 4 + 1), held twice while the
 # buffer's blocks are joined, plus the gather positions of the windows cut from them.
@@ -82,6 +84,10 @@ class StoreBlocks:
 
     def bounds(self, k: int) -> tuple[int, int]:
         return int(self.starts[k]), int(self.starts[k + 1])
+
+    def fits(self, index: np.ndarray) -> bool:
+        """Whether the blocks holding objects ``index`` all fit the buffer (then they are read once and kept)."""
+        return len(np.unique(self.block_of(index))) <= self.capacity
 
     def block_of(self, index: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.starts, index, side="right") - 1
@@ -187,3 +193,16 @@ def blockwise(blocks: StoreBlocks, prepare: Callable[[Ragged, int], object], wor
     loader = torch.utils.data.DataLoader(_Blocks(blocks, prepare), batch_size=None, num_workers=workers,
                                          collate_fn=as_is, prefetch_factor=2 if workers else None)
     yield from loader
+
+
+def readable_objects(blocks: StoreBlocks, view: Callable[[Ragged], Ragged], band: int | None,
+                     workers: int = 0) -> np.ndarray:
+    """Which objects of the store have an observation the model reads (data.readable, of the light curves as
+    ``view`` gives them to the model), in one pass over the store."""
+    parts = blockwise(blocks, functools.partial(_readable, view=view, band=band), workers)
+    return np.concatenate([np.zeros(0, dtype=bool), *parts])
+
+
+def _readable(ragged: Ragged, first: int, view: Callable, band: int | None) -> np.ndarray:
+    part = view(ragged)
+    return readable(part, np.arange(len(part)), band)

@@ -32,6 +32,9 @@ class Reconstructor(nn.Module):
         return pred, aux if aux is not None else pred.new_zeros(())
 
 
+MAX_VALIDATION = 2048  # validation objects of pretraining (one fixed masked window each)
+
+
 class MaskedReconstruction:
     """Astromer pretraining: predict the probed points of random windows (models/masking.py); validation is the
     masked RMSE of fixed windows and fixed masks of the validation objects. Trains a Reconstructor."""
@@ -40,7 +43,7 @@ class MaskedReconstruction:
 
     def __init__(self, train: Windows, validation: Windows, batch_size: int, probe: float = 0.5,
                  random: float = 0.2, same: float = 0.2, weight_by_error: bool = False, aux_weight: float = 0.01,
-                 max_validation: int = 2048):
+                 max_validation: int = MAX_VALIDATION):
         self.train, self.batch_size = train, batch_size
         self.fractions = {"probe": probe, "random": random, "same": same}
         self.weight_by_error, self.aux_weight = weight_by_error, aux_weight
