@@ -1,5 +1,7 @@
 from astroflow.logs import logged
 from astroflow.train.encode import encode
+from astroflow.train.streaming import StreamConfig
 
 with logged(snakemake.log[0]):
-    encode(snakemake.input.model, snakemake.input.store, snakemake.output[0], threads=snakemake.threads)
+    encode(snakemake.input.model, snakemake.input.store, snakemake.output[0], threads=snakemake.threads,
+           stream=StreamConfig(**snakemake.params.stream))

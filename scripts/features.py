@@ -2,4 +2,5 @@ from astroflow.features import write_features
 from astroflow.logs import logged
 
 with logged(snakemake.log[0]):
-    write_features(snakemake.input.store, snakemake.output[0], threads=snakemake.threads)
+    write_features(snakemake.input.store, snakemake.output[0], threads=snakemake.threads,
+                   memory_mb=snakemake.params.memory_mb)

@@ -7,9 +7,9 @@ from astroflow.catalogue import Catalogue
 from astroflow.errors import ConfigError
 from astroflow.ragged import concat
 from astroflow.sources.simulate import simulate_survey
-from astroflow.store import LightCurveStore, write_store
+from astroflow.store import LightCurveStore, StoreBlocks, write_store
 from astroflow.train.data import Windows
-from astroflow.train.streaming import StoreBlocks, StreamConfig, Streamed, blockwise
+from astroflow.train.streaming import StreamConfig, Streamed, blockwise
 from astroflow.train.tasks import Classification, MaskedReconstruction
 from astroflow.train.trainer import StepBatches
 
@@ -145,17 +145,18 @@ def test_pretraining_streams_a_store_larger_than_its_memory(tmp_path, monkeypatc
     the same weights as none."""
     import torch
 
+    from astroflow import store as stores
     from astroflow.clean import clean
     from astroflow.sources.simulate import CLASSES
-    from astroflow.train import artifacts, streaming
+    from astroflow.train import artifacts
     from astroflow.train.pretrain import PretrainSettings, pretrain
     from astroflow.train.split import split
 
     cat = simulate_survey(4, seed=1, min_points=20, max_points=100)
     write_store(clean(cat)[0], tmp_path / "s.zarr", class_names=list(CLASSES), chunk_obs=256, shard_obs=1024)
     split(tmp_path / "s.zarr", tmp_path / "split.parquet", test_fraction=0.2, split_seed=0)
-    monkeypatch.setattr(streaming, "BUFFER_BLOCKS", 2)
-    monkeypatch.setattr(streaming, "BYTES_PER_OBS", 2**20 // 512)  # 1 MB holds 512 observations: two blocks
+    monkeypatch.setattr(stores, "BUFFER_BLOCKS", 2)
+    monkeypatch.setattr(stores, "BYTES_PER_OBS", 2**20 // 512)  # 1 MB holds 512 observations: two blocks
     settings = PretrainSettings(max_steps=4, batch_size=8, warmup_steps=1, eval_every=2, checkpoint_every=2)
     weights = []
     for workers in (0, 1):
@@ -167,3 +168,40 @@ def test_pretraining_streams_a_store_larger_than_its_memory(tmp_path, monkeypatc
     blocks = StoreBlocks(tmp_path / "s.zarr", 1)
     assert blocks.capacity == 2 and len(blocks) > 4
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_predict_encode_and_features_block_by_block_equal_the_whole(store, tmp_path, monkeypatch):
+    import dataclasses
+
+    import pandas as pd
+    import torch
+    import xarray as xr
+
+    from astroflow import models
+    from astroflow import store as stores
+    from astroflow.features import write_features
+    from astroflow.train import artifacts
+    from astroflow.train.encode import encode
+    from astroflow.train.predict import predict_store
+
+    card = artifacts.new_card("astromer-tiny", store)
+    torch.manual_seed(0)
+    encoder = models.build("astromer-tiny", **card.overrides)
+    card = dataclasses.replace(card, kind="classifier", class_names=list(store.class_names), head="mean",
+                               head_hidden=[8])
+    artifacts.save_model(tmp_path / "m.pt", artifacts.build_classifier(encoder, card), card)
+    for name in ("whole", "blocks"):
+        stream = StreamConfig() if name == "whole" else StreamConfig(memory_mb=1, workers=1)
+        predict_store(tmp_path / "m.pt", store.path, tmp_path / f"{name}.parquet", stream=stream)
+        encode(tmp_path / "m.pt", store.path, tmp_path / f"{name}.zarr", stream=stream)
+        write_features(store.path, tmp_path / f"{name}.features.parquet", threads=1, memory_mb=stream.memory_mb)
+        monkeypatch.setattr(stores, "BYTES_PER_OBS", 2**20 // 2048)  # from here, 1 MB holds 2048 observations
+    assert len(StoreBlocks(store.path, 1)) > 3
+    whole, blocks = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "blocks.parquet")
+    assert len(whole) == store.n_objects
+    pd.testing.assert_frame_equal(whole, blocks)
+    a, b = xr.open_zarr(tmp_path / "whole.zarr"), xr.open_zarr(tmp_path / "blocks.zarr")
+    np.testing.assert_array_equal(a["embedding"].values, b["embedding"].values)
+    np.testing.assert_array_equal(a["object_id"].values, b["object_id"].values)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "whole.features.parquet"),
+                                  pd.read_parquet(tmp_path / "blocks.features.parquet"))

@@ -35,7 +35,7 @@ from astroflow import provenance
 from astroflow.errors import InputError
 from astroflow.logs import progress
 from astroflow.ragged import Ragged, band_objects, positions
-from astroflow.store import LightCurveStore
+from astroflow.store import LightCurveStore, StoreBlocks
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +68,31 @@ SETTINGS = {"features": NAMES, "zero_point": ZERO_POINT, "periodogram_max_freq":
             "light_curve": lc.__version__}
 
 
-def write_features(store_path: str | Path, out: str | Path, threads: int = -1) -> None:
+def write_features(store_path: str | Path, out: str | Path, threads: int = -1, memory_mb: int = 2048) -> None:
     """Write the feature table of every object of the store (extract), in store order, with the
-    store's bands, class names, quantity and cleaning and the provenance in the Parquet schema metadata."""
+    store's bands, class names, quantity and cleaning and the provenance in the Parquet schema metadata. The store
+    is read and the table written a block of ``memory_mb`` at a time (store.StoreBlocks), so memory stays bounded."""
     store = LightCurveStore(store_path)
     start = time.monotonic()
-    table = extract(store.load(), store.quantity, n_jobs=threads)
-    log.info("features of %d objects in %.1f s", len(table), time.monotonic() - start)
     meta = {"bands": store.bands, "class_names": store.class_names, "quantity": store.quantity,
             "clean": dict(store.attrs["provenance"].get("clean", {})),
             "provenance": provenance.provenance(SETTINGS,
                                                 {str(store_path): provenance.sha256_tree(store_path)})}
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    arrow = arrow.replace_schema_metadata({**arrow.schema.metadata, META_KEY: json.dumps(meta).encode()})
-    pq.write_table(arrow, out)
+    blocks = StoreBlocks(store_path, memory_mb)
+    parts = (extract(blocks.read(k), store.quantity, n_jobs=threads) for k in range(len(blocks)))
+    writer, n = None, 0
+    try:
+        for table in itertools.chain(parts, [] if len(blocks) else [extract(store.load(), store.quantity)]):
+            arrow = pa.Table.from_pandas(table, preserve_index=False)
+            if writer is None:
+                schema = arrow.schema.with_metadata({**arrow.schema.metadata, META_KEY: json.dumps(meta).encode()})
+                writer = pq.ParquetWriter(out, schema)
+            writer.write_table(arrow.cast(writer.schema))
+            n += len(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    log.info("features of %d objects in %.1f s (%d blocks)", n, time.monotonic() - start, len(blocks))
 
 
 def read_features(path: str | Path) -> tuple[pd.DataFrame, dict]:

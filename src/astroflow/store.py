@@ -52,6 +52,11 @@ OPTIONAL_FLOAT = {
 OPTIONAL_STR = {"split": {"long_name": "split or fold assignment"}}
 OBJECT_VARS = ("object_id", "row_size", "offset", "label")
 
+# Bytes an observation takes in memory: time, value, error and band as stored (8 + 4 + 4 + 1), held twice while the
+# buffer's blocks are joined, plus the gather positions of the windows cut from them.
+BYTES_PER_OBS = 48
+BUFFER_BLOCKS = 8  # blocks in a full buffer: the shuffle mixes objects of this many places of the store
+
 
 def to_ragged(cat: Catalogue, class_names: list[str] | None = None) -> Ragged:
     """The catalogue as ragged arrays in the order of ``cat.objects``, each object's observations sorted by time.
@@ -503,3 +508,46 @@ def build_store(name: str, shard_stores: list, shard_qcs: list, out_store: str |
     }
     Path(out_summary).write_text(json.dumps(summary, indent=2))
     log.info("store %s: %d objects (%s)", out_store, store.n_objects, summary["objects_per_class"])
+
+
+class StoreBlocks:
+    """A store's objects in blocks for reading it in bounded memory: runs of consecutive objects starting within
+    one stretch of ``block_obs`` observations (a whole number of chunks, about a ``BUFFER_BLOCKS``-th of
+    ``memory_mb``), so a block is one contiguous slice of every obs variable; ``capacity`` blocks fit in
+    ``memory_mb``. Opens the store once per process (pickled into a worker process, it opens it there)."""
+
+    def __init__(self, path: str | Path, memory_mb: int):
+        self.path = Path(path)
+        self._store: LightCurveStore | None = None
+        objects = self.store.objects
+        chunk = self.store._group["time"].chunks[0]
+        budget = max(memory_mb * 2**20 // BYTES_PER_OBS, 1)
+        self.block_obs = max(chunk, budget // BUFFER_BLOCKS // chunk * chunk)
+        self.capacity = max(budget // self.block_obs, 1)
+        block = objects["offset"].to_numpy() // self.block_obs
+        self.starts = np.append(np.flatnonzero(np.diff(block, prepend=-1)), len(block))
+
+    @property
+    def store(self) -> LightCurveStore:
+        if self._store is None:
+            self._store = LightCurveStore(self.path)
+        return self._store
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_store": None}  # a worker process opens the store itself
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def bounds(self, k: int) -> tuple[int, int]:
+        return int(self.starts[k]), int(self.starts[k + 1])
+
+    def fits(self, index: np.ndarray) -> bool:
+        """Whether the blocks holding objects ``index`` all fit the buffer (then they are read once and kept)."""
+        return len(np.unique(self.block_of(index))) <= self.capacity
+
+    def block_of(self, index: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.starts, index, side="right") - 1
+
+    def read(self, k: int) -> Ragged:
+        return self.store.load_range(*self.bounds(k))

@@ -4,6 +4,8 @@ rule encode:
         store=STORE,
     output:
         directory(f"{RESULTS}/{{dataset}}/embeddings/{{model}}/s{{seed}}.zarr"),
+    params:
+        stream=canonical(config["train"]["stream"]),
     log:
         f"{RESULTS}/logs/{{dataset}}/encode/{{model}}_s{{seed}}.log",
     benchmark:

@@ -3,6 +3,8 @@ rule features:
         store=STORE,
     output:
         FEATURES,
+    params:
+        memory_mb=config["train"]["stream"]["memory_mb"],
     log:
         f"{RESULTS}/logs/{{dataset}}/features.log",
     benchmark:

@@ -4,6 +4,8 @@ rule predict:
         store=STORE,
     output:
         f"{RESULTS}/{{dataset}}/predict/{{source}}/{FINETUNED_NAME}.parquet",
+    params:
+        stream=canonical(config["train"]["stream"]),
     log:
         f"{RESULTS}/logs/{{dataset}}/predict/{{source}}/{FINETUNED_NAME}.log",
     benchmark:

@@ -9,26 +9,31 @@ probabilities and no pred.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from astroflow import features as lcfeatures
 from astroflow.clean import CleanConfig, clean
 from astroflow.errors import InputError
 from astroflow.ingest import read_units
+from astroflow.logs import progress
 from astroflow.ragged import Ragged
 from astroflow.sources import formats
-from astroflow.store import LightCurveStore, to_ragged
+from astroflow.store import LightCurveStore, StoreBlocks, to_ragged
 from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
 from astroflow.train.forest import forest_proba, load_forest
-from astroflow.train.inference import predict_proba
+from astroflow.train.inference import pieces, predict_proba
 from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import predictions_table
 from astroflow.train.split import readable
+from astroflow.train.streaming import STREAM, StreamConfig, blockwise
 from astroflow.train.trainer import use_threads
 
 log = logging.getLogger(__name__)
@@ -70,16 +75,34 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
             table = lcfeatures.extract(ragged.subset(np.flatnonzero(seen)), meta["quantity"], n_jobs=1)
             probs[seen] = forest_proba(forest, meta, table)
         return _table(ragged, probs, seen, meta["class_names"], "the model's bands")
+    classifier, card = load_classifier(model_path)
+    return classify(classifier, card, prepare(ragged, 0, card, batch_size))
+
+
+def load_classifier(model_path: str | Path):
     classifier, card = artifacts.load_model(model_path)
     if card.kind != "classifier":
         raise InputError(model_path, "is a pretrained encoder, not a classifier: fine-tune it first")
+    return classifier, card
+
+
+def prepare(ragged: Ragged, first: int, card, batch_size: int) -> tuple:
+    """The CPU side of classifying ``ragged`` (a DataLoader worker's share of a block): the light curves as the
+    model reads them, which objects it can read, and their inputs cut in batches (inference.pieces)."""
     band = card.band
     ragged = sample_bands(in_model_bands(ragged, card.bands), card.band_sampling, card.sync_tolerance, band)
     seen = readable(ragged, np.arange(len(ragged)), band)
     usable = np.flatnonzero(seen)
+    return ragged, seen, pieces(model_inputs(ragged, usable, card), batch_size) if len(usable) else []
+
+
+def classify(classifier, card, prepared: tuple) -> pd.DataFrame:
+    """The predictions table of objects ``prepare`` made ready."""
+    ragged, seen, cut = prepared
     probs = np.full((len(ragged), len(card.class_names)), np.nan, dtype=np.float32)
-    if len(usable):
-        probs[usable] = predict_proba(classifier, model_inputs(ragged, usable, card), batch_size)
+    if cut:
+        probs[seen] = predict_proba(classifier, cut)
+    band = card.band
     wanted = f"band {card.bands[band]}" if band is not None else (
         "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands")
     return _table(ragged, probs, seen, card.class_names, wanted)
@@ -102,10 +125,19 @@ def _table(ragged: Ragged, probs: np.ndarray, seen: np.ndarray, class_names: lis
 
 
 def predict_store(model_path: str | Path, store_path: str | Path, out: str | Path, threads: int | None = None,
-                  batch_size: int = 256) -> None:
-    """Probabilities of every object of a light-curve store, written to ``out`` (Parquet, or CSV by suffix)."""
+                  batch_size: int = 256, stream: StreamConfig = STREAM) -> None:
+    """Probabilities of every object of a light-curve store, written to ``out`` (Parquet, or CSV by suffix) block
+    by block: memory is ``stream.memory_mb`` of light curves (per worker process) whatever the store's size."""
     use_threads(threads)
-    write_table(predict_ragged(model_path, LightCurveStore(store_path).load(), batch_size), out)
+    blocks = StoreBlocks(store_path, stream.memory_mb)
+    if is_forest(model_path):
+        tables = (predict_ragged(model_path, blocks.read(k)) for k in range(len(blocks)))
+    else:
+        classifier, card = load_classifier(model_path)
+        ready = blockwise(blocks, functools.partial(prepare, card=card, batch_size=batch_size), stream.workers)
+        tables = (classify(classifier, card, p) for p in ready)
+    write_tables(progress(tables, "predicting: blocks", total=len(blocks)), out,
+                 empty=lambda: predict_ragged(model_path, LightCurveStore(store_path).load()))
 
 
 def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: str | Path,
@@ -131,9 +163,26 @@ def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: s
 
 
 def write_table(table: pd.DataFrame, out: str | Path) -> None:
+    write_tables([table], out)
+
+
+def write_tables(tables, out: str | Path, empty=None) -> None:
+    """Tables of the same columns written one after another to ``out`` (Parquet, or CSV by suffix), so the whole
+    never needs to be in memory; ``empty()`` gives the table to write when there is none."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
-        table.to_csv(out, index=False)
-    else:
-        table.to_parquet(out, index=False)
+    writer, written = None, False
+    try:
+        for table in tables:
+            if out.suffix == ".csv":
+                table.to_csv(out, index=False, mode="a" if written else "w", header=not written)
+            else:
+                arrow = pa.Table.from_pandas(table, preserve_index=False)
+                writer = writer or pq.ParquetWriter(out, arrow.schema)
+                writer.write_table(arrow.cast(writer.schema))
+            written = True
+        if not written and empty is not None:
+            write_table(empty(), out)
+    finally:
+        if writer is not None:
+            writer.close()

@@ -14,12 +14,12 @@ import torch
 from astroflow import models
 from astroflow.models.multiband import PerBandFusion
 from astroflow.ragged import Ragged, band_objects
-from astroflow.store import LightCurveStore
+from astroflow.store import LightCurveStore, StoreBlocks
 from astroflow.train import artifacts
 from astroflow.train.data import Windows, sample_bands
 from astroflow.train.inputs import model_inputs
 from astroflow.train.split import held_out, kept, roles
-from astroflow.train.streaming import StoreBlocks, StreamConfig, Streamed, readable_objects
+from astroflow.train.streaming import STREAM, StreamConfig, Streamed, readable_objects
 from astroflow.train.tasks import MAX_VALIDATION, MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import TrainConfig, Trainer, data_id, fingerprint, finish, use_threads
 
@@ -49,7 +49,7 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
              workdir: str | Path, *, model: str, seed: int, settings: PretrainSettings, split_seed: int,
              validation_fraction: float, overrides: dict | None = None, band: str | None = None,
              band_sampling: str = "asynchronous", sync_tolerance: float | None = None,
-             pretraining: str = "joint", stream: StreamConfig = StreamConfig(), threads: int | None = None) -> None:
+             pretraining: str = "joint", stream: StreamConfig = STREAM, threads: int | None = None) -> None:
     """Masked-reconstruction pretraining on the pool objects, a stratified share of them held out for early
     stopping. A per-band multiband model is pretrained jointly (all of it on multiband windows) or, with
     ``pretraining="independent"``, band encoder by band encoder on single-band windows.

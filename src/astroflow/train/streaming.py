@@ -1,8 +1,8 @@
 """Reading a store larger than memory: blocks of whole objects, streamed in a seeded order through a shuffle buffer.
 
-A store is cut into blocks: runs of consecutive objects starting within one stretch of ``block_obs`` observations
-(a whole number of the store's chunks), so a block is one contiguous slice of each obs variable. A process holds
-at most ``capacity`` blocks (``StreamConfig.memory_mb`` divided by a block's size in memory).
+A store is cut into blocks (store.StoreBlocks): runs of consecutive objects, each one contiguous slice of every obs
+variable; a process holds at most ``capacity`` of them (``StreamConfig.memory_mb`` divided by a block's size in
+memory).
 
 Training (:class:`Streamed`): the blocks holding the training objects are put in a fresh seeded order every epoch
 and the buffer slides along that stream one block every ``steps_per_block`` steps (about one visit of each object
@@ -24,20 +24,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from astroflow.errors import ConfigError
 from astroflow.ragged import Ragged, concat
-from astroflow.store import LightCurveStore
+from astroflow.store import StoreBlocks
 from astroflow.train.split import readable
-
-# Bytes an observation takes in memory: time, value, error and band as stored (8 + 4 + 4 + 1), held twice while the
-# buffer's blocks are joined, plus the gather positions of the windows cut from them.
-BYTES_PER_OBS = 48
-BUFFER_BLOCKS = 8  # blocks in a full buffer: the shuffle mixes objects of this many places of the store
 
 
 @dataclass(frozen=True)
@@ -56,44 +50,7 @@ class StreamConfig:
             raise ConfigError("stream.workers", f"must be 0 (no worker processes) or more, not {self.workers}")
 
 
-class StoreBlocks:
-    """A store's objects in blocks of about ``block_obs`` observations; opens the store once per process."""
-
-    def __init__(self, path: str | Path, memory_mb: int):
-        self.path = Path(path)
-        self._store: LightCurveStore | None = None
-        objects = self.store.objects
-        chunk = self.store._group["time"].chunks[0]
-        budget = max(memory_mb * 2**20 // BYTES_PER_OBS, 1)
-        self.block_obs = max(chunk, budget // BUFFER_BLOCKS // chunk * chunk)
-        self.capacity = max(budget // self.block_obs, 1)
-        block = objects["offset"].to_numpy() // self.block_obs
-        self.starts = np.append(np.flatnonzero(np.diff(block, prepend=-1)), len(block))
-
-    @property
-    def store(self) -> LightCurveStore:
-        if self._store is None:
-            self._store = LightCurveStore(self.path)
-        return self._store
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_store": None}  # a worker process opens the store itself
-
-    def __len__(self) -> int:
-        return len(self.starts) - 1
-
-    def bounds(self, k: int) -> tuple[int, int]:
-        return int(self.starts[k]), int(self.starts[k + 1])
-
-    def fits(self, index: np.ndarray) -> bool:
-        """Whether the blocks holding objects ``index`` all fit the buffer (then they are read once and kept)."""
-        return len(np.unique(self.block_of(index))) <= self.capacity
-
-    def block_of(self, index: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.starts, index, side="right") - 1
-
-    def read(self, k: int) -> Ragged:
-        return self.store.load_range(*self.bounds(k))
+STREAM = StreamConfig()  # the schema's defaults
 
 
 class Streamed:
