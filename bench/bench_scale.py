@@ -121,7 +121,9 @@ def run(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "_child", *args], capture_output=True, text=True, check=False)
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(" ".join(args[:2]), json.dumps(result), flush=True)  # each run as it ends: long runs show progress
+    return result
 
 
 def main() -> None:
