@@ -77,9 +77,9 @@ def task_for(name: str, ragged, batch: int):
     return models.build(name, **overrides), Classification(make(index, True), make(index[:128], False), batch)
 
 
-def families(ragged, steps: int, batch: int, tmp: str) -> None:
+def families(ragged, names: list[str], steps: int, batch: int, tmp: str) -> None:
     print(f"\n1. every family, {steps} training steps, bf16 autocast on CUDA")
-    for name in FAMILIES:
+    for name in names:
         torch.manual_seed(0)
         size = batch if models.kind(name) == "encoder" else 32
         model, task = task_for(name, ragged, size)
@@ -167,6 +167,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the Trainer runs")
     parser.add_argument("--objects", type=int, default=300, help="simulated objects per class")
     parser.add_argument("--peak-tflops", type=float, default=None, help="dense bf16 peak (default: by GPU name)")
+    parser.add_argument("--models", default=",".join(FAMILIES), help="the presets of part 1, comma-separated")
     parser.add_argument("--smoke", action="store_true", help="run on the CPU (a check of the script, no figures)")
     args = parser.parse_args()
     if not torch.cuda.is_available() and not args.smoke:
@@ -182,7 +183,7 @@ def main() -> None:
         write_store(clean(cat)[0], f"{tmp}/s.zarr", class_names=list(CLASSES))
         ragged = LightCurveStore(f"{tmp}/s.zarr").load()
         print(f"survey: {len(ragged)} objects, {len(ragged.time)} observations ({time.perf_counter() - start:.0f} s)")
-        families(ragged, args.steps, 64, tmp)
+        families(ragged, args.models.split(","), args.steps, 64, tmp)
         pretraining(ragged, args.batch, args.workers, peak_tflops(name, args.peak_tflops), dev, tmp)
         inference(ragged, args.infer_batch, dev)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
