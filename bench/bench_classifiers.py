@@ -48,10 +48,10 @@ def measure(name: str, store: LightCurveStore, ragged, args: argparse.Namespace,
     train = model_inputs(ragged, index, card, augment=True)
     task = Classification(train, model_inputs(ragged, index[:64], card), args.batch)
     rng = np.random.default_rng(0)
-    task.batch(rng)  # compiles the renderer (numba) outside the timing
+    task.batch(rng, 0)  # compiles the renderer (numba) outside the timing
     start = time.process_time()
     for _ in range(args.steps):
-        task.batch(rng)
+        task.batch(rng, 0)
     inputs_s = time.process_time() - start
     config = TrainConfig(max_steps=args.steps, batch_size=args.batch, eval_every=10**9, checkpoint_every=10**9)
     trainer = Trainer(config, f"{workdir}/{name}")

@@ -47,7 +47,7 @@ def main() -> None:
         start = time.perf_counter()
         for step in range(args.steps * 5):
             seed = step_seed(0, step)
-            batch = to_device(task.batch(np.random.default_rng(seed)), torch.device("cpu"))
+            batch = to_device(task.batch(np.random.default_rng(seed), step), torch.device("cpu"))
             mask_batch(batch, torch.Generator().manual_seed(seed))
         loader = args.steps * 5 * args.batch / (time.perf_counter() - start)
 
