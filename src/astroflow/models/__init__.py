@@ -41,6 +41,10 @@ PRESETS: dict[str, tuple[type[nn.Module], AstromerConfig]] = {
     "multiband-joint-tiny": (JointEncoder, _as(AstromerConfig, TINY, n_bands=2)),
     "multiband-joint": (JointEncoder, _as(AstromerConfig, ASTROMER2, n_bands=2)),
 }
+# Every encoder with hierarchical stochastic attention instead of softmax attention (models/stochastic_attention.py),
+# trained with it: the models of the uncertainty methods hsa and ha_mc_dropout.
+HSA_SUFFIX = "-hsa"
+PRESETS |= {name + HSA_SUFFIX: (cls, replace(config, attention="hsa")) for name, (cls, config) in PRESETS.items()}
 
 CLASSIFIERS: dict[str, tuple[type[nn.Module], object]] = {
     **{name: (rnn.DtDmGRU, config) for name, config in rnn.PRESETS.items()},

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from astroflow.models.layers import Batch, Block, FeedForward, TimeEncoding, check_bands, init_weights, key_mask
+from astroflow.models.layers import (
+    Attention,
+    Batch,
+    Block,
+    FeedForward,
+    TimeEncoding,
+    check_bands,
+    init_weights,
+    key_mask,
+)
+from astroflow.models.stochastic_attention import StochasticAttention
+
+ATTENTIONS = ("softmax", "hsa")
 
 
 @dataclass
@@ -29,6 +41,10 @@ class AstromerConfig:
     use_error: bool = False  # also project the photometric error of each point
     n_bands: int = 0  # > 0: add a learnt band embedding to every point (a joint multiband encoder)
     time_base: float = 10000.0
+    attention: str = "softmax"  # or "hsa": hierarchical stochastic attention (stochastic_attention.py)
+    centroids: int = 2  # hsa: learnable key centroids shared by the heads
+    tau1: float = 1.0  # hsa: temperature of the keys' centroid mixture
+    tau2: float = 1.0  # hsa: temperature of the attention weights
 
     @property
     def dim(self) -> int:
@@ -62,6 +78,16 @@ class InputEmbedding(nn.Module):
         return self.drop(x)
 
 
+def attention_layer(config: AstromerConfig) -> nn.Module:
+    """The self-attention of a block: softmax attention, or hierarchical stochastic attention (``hsa``)."""
+    if config.attention not in ATTENTIONS:
+        raise ValueError(f"attention {config.attention!r} is not one of {ATTENTIONS}")
+    if config.attention == "hsa":
+        return StochasticAttention(config.dim, config.heads, config.head_dim, config.dropout, config.centroids,
+                                   config.tau1, config.tau2)
+    return Attention(config.dim, config.heads, config.head_dim, config.dropout)
+
+
 class ReconstructionHead(nn.Module):
     """Predicts each point's value from its last hidden state (the pretraining target)."""
 
@@ -85,7 +111,7 @@ class Astromer(nn.Module):
         self.blocks = nn.ModuleList(
             Block(config.dim, config.heads, config.head_dim,
                   feed_forward() if feed_forward else FeedForward(config.dim, config.ff_dim, config.dropout),
-                  config.dropout)
+                  config.dropout, attention_layer(config))
             for _ in range(config.layers))
         self.head = ReconstructionHead(config.dim)
         init_weights(self)

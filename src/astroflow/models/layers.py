@@ -67,12 +67,14 @@ class FeedForward(nn.Module):
 
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm(x)), then x + ff(norm(x)); ``ff`` is any feed-forward module
-    with the FeedForward signature (dense or Mixture of Experts)."""
+    with the FeedForward signature (dense or Mixture of Experts), ``attention`` any module with Attention's
+    (default: Attention)."""
 
-    def __init__(self, dim: int, heads: int, head_dim: int, ff: nn.Module, dropout: float = 0.0):
+    def __init__(self, dim: int, heads: int, head_dim: int, ff: nn.Module, dropout: float = 0.0,
+                 attention: nn.Module | None = None):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads, head_dim, dropout)
+        self.attn = Attention(dim, heads, head_dim, dropout) if attention is None else attention
         self.norm2 = nn.LayerNorm(dim)
         self.ff = ff
         self.drop = nn.Dropout(dropout)

@@ -1,0 +1,1 @@
+"""Predictive uncertainty of the classifiers: sampling methods, per-object scores, and their evaluation."""

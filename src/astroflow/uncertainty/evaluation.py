@@ -1,0 +1,136 @@
+"""How good the uncertainty of a method is: misclassification detection, calibration, risk-coverage and
+out-of-distribution detection, computed from per-object scores and mean probabilities.
+
+Misclassification detection follows Cadiz-Leyton et al. (2025): the positives are objects whose mean prediction
+is wrong, and a score is judged by its ROC-AUC and by a one-sided Wilcoxon-Mann-Whitney test that wrong
+predictions score higher than correct ones.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+from scipy.stats import mannwhitneyu
+from sklearn.metrics import roc_auc_score
+
+from astroflow.uncertainty.scores import scores
+
+EPS = 1e-12
+TEMPERATURES = (0.05, 20.0)  # the range temperature scaling searches
+
+
+def auroc(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """ROC-AUC of ``score`` for the ``positive`` objects; None when either side is empty (it is undefined)."""
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        return None
+    return float(roc_auc_score(positive, score))
+
+
+def misclassification(score: np.ndarray, wrong: np.ndarray) -> dict:
+    """ROC-AUC of ``score`` at telling wrong predictions from correct ones, and the Wilcoxon-Mann-Whitney test
+    (U statistic of the wrong ones, one-sided p-value that they score higher)."""
+    score, wrong = np.asarray(score, dtype=np.float64), np.asarray(wrong, dtype=bool)
+    result = {"auroc": auroc(score, wrong), "mwu_u": None, "mwu_p": None}
+    if result["auroc"] is not None:
+        test = mannwhitneyu(score[wrong], score[~wrong], alternative="greater")
+        result |= {"mwu_u": float(test.statistic), "mwu_p": float(test.pvalue)}
+    return result
+
+
+def reliability(probs: np.ndarray, label: np.ndarray, n_bins: int = 15) -> pd.DataFrame:
+    """Reliability-diagram data: equal-width bins of confidence (max p), each with its object count, mean
+    confidence and accuracy (NaN for an empty bin)."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == label
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.bincount(which, confidence, minlength=n_bins) / count
+        acc = np.bincount(which, correct.astype(float), minlength=n_bins) / count
+    return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": count, "confidence": conf,
+                         "accuracy": acc})
+
+
+def calibration(probs: np.ndarray, label: np.ndarray, n_bins: int = 15) -> dict:
+    """Expected calibration error (over ``n_bins`` confidence bins), negative log-likelihood and Brier score of
+    mean probabilities (N, C) against integer labels."""
+    bins = reliability(probs, label, n_bins)
+    full = bins["count"] > 0
+    gap = (bins["count"][full] * (bins["accuracy"][full] - bins["confidence"][full]).abs()).sum()
+    onehot = np.eye(probs.shape[1])[label]
+    return {"ece": float(gap / max(len(label), 1)),
+            "nll": float(-np.log(np.clip(probs[np.arange(len(label)), label], EPS, None)).mean()),
+            "brier": float(((probs - onehot) ** 2).sum(axis=1).mean())}
+
+
+def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log p / T): mean probabilities sharpened (T < 1) or softened (T > 1)."""
+    logits = np.log(np.clip(probs, EPS, None)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, label: np.ndarray) -> float:
+    """The temperature (in TEMPERATURES) that minimises the NLL of ``probs`` on these labelled (validation)
+    objects: temperature scaling applied to the log of the mean prediction."""
+    if not len(label):
+        raise ValueError("temperature scaling needs labelled validation objects")
+
+    def nll(temperature: float) -> float:
+        return -np.log(np.clip(with_temperature(probs, temperature)[np.arange(len(label)), label], EPS, None)).mean()
+
+    return float(minimize_scalar(nll, bounds=TEMPERATURES, method="bounded").x)
+
+
+def risk_coverage(score: np.ndarray, correct: np.ndarray, points: int = 100) -> tuple[pd.DataFrame, dict]:
+    """Accuracy kept when abstaining on the most uncertain objects: ``points`` coverages (share of objects kept,
+    the least uncertain first), and the areas under the accuracy-coverage and risk-coverage curves over every
+    coverage k/N (AURC: lower is better)."""
+    order = np.argsort(np.asarray(score), kind="stable")
+    kept_correct = np.cumsum(np.asarray(correct, dtype=float)[order])
+    n = len(order)
+    accuracy = kept_correct / np.arange(1, n + 1)
+    at = np.unique(np.clip(np.ceil(np.round(np.linspace(1 / points, 1, points) * n, 6)).astype(int), 1, n)) - 1
+    curve = pd.DataFrame({"coverage": (at + 1) / n, "accuracy": accuracy[at], "risk": 1 - accuracy[at]})
+    return curve, {"accuracy_area": float(accuracy.mean()), "aurc": float(1 - accuracy.mean())}
+
+
+def assess(samples: np.ndarray, label: np.ndarray, validation: np.ndarray, validation_label: np.ndarray,
+           n_bins: int = 15, points: int = 100, known: np.ndarray | None = None
+           ) -> tuple[dict, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
+    """Everything the uncertainty rule reports about one method, from sampled probabilities (N, T, C) of labelled
+    test objects and the mean probabilities (V, C) of the validation objects (for temperature scaling).
+
+    ``known`` (N,) marks objects of classes the model was trained on (default all); the others are
+    out-of-distribution: each score's AUROC at finding them is reported, and they are left out of the rest.
+    Returns the metrics, the per-object scores, the reliability bins (before and after temperature scaling) and
+    the risk-coverage points of every score."""
+    per_object = scores(samples)
+    mean = samples.mean(axis=1)
+    known = np.ones(len(label), dtype=bool) if known is None else np.asarray(known, dtype=bool)
+    if not known.any():
+        raise ValueError("no test object of a class the model was trained on")
+    ood = {name: auroc(score, ~known) for name, score in per_object.items()} if not known.all() else None
+    mean, label = mean[known], np.asarray(label)[known]
+    wrong = mean.argmax(axis=1) != label
+    temperature = fit_temperature(validation, validation_label)
+    calibrated = with_temperature(mean, temperature)
+    curves, coverage = [], {}
+    for name, score in per_object.items():
+        curve, coverage[name] = risk_coverage(score[known], ~wrong, points)
+        curves.append(curve.assign(score=name))
+    bins = pd.concat([reliability(mean, label, n_bins).assign(output="raw"),
+                      reliability(calibrated, label, n_bins).assign(output="calibrated")], ignore_index=True)
+    metrics = {
+        "n_objects": int(known.sum()), "n_wrong": int(wrong.sum()), "passes": samples.shape[1],
+        "misclassification": {name: misclassification(score[known], wrong) for name, score in per_object.items()},
+        "risk_coverage": coverage,
+        "calibration": calibration(mean, label, n_bins),
+        "temperature": temperature,
+        "calibrated": calibration(calibrated, label, n_bins),
+        "ood": ood, "n_ood": int((~known).sum()),
+    }
+    return metrics, per_object, bins, pd.concat(curves, ignore_index=True)

@@ -1,0 +1,111 @@
+"""The uncertainty rule: one method's sampled probabilities of every labelled test object, its scores per object,
+and how well they detect misclassifications, are calibrated, and trade coverage for accuracy."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from astroflow.errors import ConfigError, InputError
+from astroflow.store import LightCurveStore
+from astroflow.train import artifacts
+from astroflow.train.data import sample_bands
+from astroflow.train.inputs import model_inputs
+from astroflow.train.metrics import RUN_KEYS, classification_metrics, predictions_table
+from astroflow.train.stages import scored_objects
+from astroflow.train.trainer import model_device, use_threads
+from astroflow.uncertainty.evaluation import assess
+from astroflow.uncertainty.sampling import METHODS, method_samples
+
+log = logging.getLogger("astroflow.uncertainty")
+SAME_INPUTS = ("model", "bands", "band", "window", "class_names", "band_sampling", "image")  # of ensemble members
+
+
+@dataclass
+class UncertaintyConfig:
+    """The config's uncertainty section, as a job uses it."""
+
+    passes: int = 10  # T stochastic passes of mc_dropout, hsa, ha_mc_dropout
+    bins: int = 15  # confidence bins of the ECE and reliability diagrams
+    coverage_points: int = 100  # points of each risk-coverage curve written out
+    max_rows: int = 4096  # rows of one forward of the T-times repeated batch
+    batch_size: int = 256  # objects per forward before repetition
+    seed: int = 0  # of the dropout masks and Gumbel noise
+
+
+def members_of(model_paths: list[str | Path]) -> tuple[list, dict]:
+    """The models (several for an ensemble), and the first one's meta, after checking that they all read the same
+    inputs and predict the same classes."""
+    loaded = [artifacts.load_model(path) for path in model_paths]
+    meta = loaded[0][1]
+    for path, (_, other) in zip(model_paths[1:], loaded[1:]):
+        differ = [k for k in SAME_INPUTS if other.get(k) != meta.get(k)]
+        if differ:
+            raise InputError(path, f"cannot join an ensemble with {model_paths[0]}: they differ in {differ}")
+    return [model for model, _ in loaded], meta
+
+
+def validation_objects(store: LightCurveStore, train_split_path: str | Path) -> np.ndarray:
+    """Store positions of the objects the fine-tuning run held out for validation (its split.parquet)."""
+    split = pd.read_parquet(train_split_path)
+    ids = split.loc[split["role"] == "validation", "object_id"].astype(str)
+    position = pd.Series(np.arange(store.n_objects), index=store.objects["object_id"].astype(str))
+    missing = ids[~ids.isin(position.index)]
+    if len(missing) or not len(ids):
+        raise InputError(train_split_path, f"lists {len(missing)} validation objects that are not in {store.path}"
+                         if len(missing) else "lists no validation objects (temperature scaling needs them)")
+    return position[ids].to_numpy()
+
+
+def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Path, split_path: str | Path,
+                train_split_path: str | Path, out_objects: str | Path, out_metrics: str | Path,
+                out_reliability: str | Path, out_coverage: str | Path, settings: UncertaintyConfig,
+                threads: int | None = None) -> dict:
+    """Score every labelled test object by ``method`` (sampling.METHODS; ``ensemble`` joins the models of
+    ``model_paths``, the other methods take one) and write: the per-object table (mean probabilities, prediction,
+    every score), metrics.json, reliability bins and risk-coverage points (CSV, the report's figure data).
+    Temperature scaling is fitted on the fine-tuning run's validation objects. Returns the metrics."""
+    if method not in METHODS:
+        raise ConfigError("uncertainty.methods", f"{method!r} is not one of {METHODS}")
+    use_threads(threads)
+    models, meta = members_of(model_paths)
+    store = LightCurveStore(store_path)
+    test = scored_objects(store, split_path, meta["class_names"], model_paths[0])
+    validation = validation_objects(store, train_split_path)
+    ragged = sample_bands(store.load(), meta)
+    device = model_device(models[0])
+
+    def draw(index: np.ndarray) -> np.ndarray:
+        return method_samples(method, models, model_inputs(ragged, index, meta), settings.passes,
+                              settings.batch_size, settings.max_rows, device)
+
+    torch.manual_seed(settings.seed)
+    start = time.monotonic()
+    samples = draw(test)
+    seconds = time.monotonic() - start
+    log.info("%s: %d passes over %d test objects in %.2f s", method, samples.shape[1], len(test), seconds)
+    label = ragged.label[test]
+    metrics, per_object, bins, curves = assess(samples, label, draw(validation).mean(axis=1),
+                                               ragged.label[validation], settings.bins, settings.coverage_points)
+    mean = samples.mean(axis=1)
+    table = predictions_table(ragged.object_id[test], label, mean, meta["class_names"])
+    for name, score in per_object.items():
+        table[name] = score.astype(np.float32)
+    table.to_parquet(out_objects, index=False)
+    metrics = ({k: meta.get(k) for k in RUN_KEYS} | {"method": method, "members": len(models), "seconds": seconds}
+               | classification_metrics(label, mean.argmax(axis=1), meta["class_names"]) | metrics
+               | {"settings": asdict(settings)})
+    Path(out_metrics).write_text(json.dumps(metrics, indent=2))
+    bins.to_csv(out_reliability, index=False)
+    curves.to_csv(out_coverage, index=False)
+    best = max((v["auroc"] or 0.0, k) for k, v in metrics["misclassification"].items())
+    log.info("macro-F1 %.3f; best misclassification ROC-AUC %.3f (%s); ECE %.3f, calibrated %.3f (T = %.2f)",
+             metrics["macro_f1"], best[0], best[1], metrics["calibration"]["ece"], metrics["calibrated"]["ece"],
+             metrics["temperature"])
+    return metrics

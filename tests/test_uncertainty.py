@@ -1,0 +1,228 @@
+"""Uncertainty: score formulas, their evaluation, MC Dropout and hierarchical stochastic attention sampling."""
+import numpy as np
+import pytest
+import torch
+
+from astroflow import models
+from astroflow.clean import clean
+from astroflow.models.heads import Classifier, MeanPoolHead
+from astroflow.models.layers import key_mask
+from astroflow.models.stochastic_attention import StochasticAttention, stochastic_keys, stochastic_weights
+from astroflow.sources.simulate import simulate_survey
+from astroflow.store import to_ragged
+from astroflow.train.data import Windows
+from astroflow.uncertainty import evaluation, sampling
+from astroflow.uncertainty.scores import bald, entropy, probability_variance, sampled_maximum_probability, scores
+from test_train import one_thread  # noqa: F401 (autouse fixture: tiny models on one thread)
+
+C = 4
+
+
+def agreeing(n=5, t=7, seed=0):
+    """(n, t, C) samples whose passes all give the same (random) probability vector."""
+    p = np.random.default_rng(seed).dirichlet(np.ones(C), size=n)
+    return np.repeat(p[:, None], t, axis=1)
+
+
+def test_bald_and_pv_are_zero_when_all_passes_agree():
+    p = agreeing()
+    assert np.allclose(bald(p), 0) and np.allclose(probability_variance(p), 0)
+    spread = p.copy()
+    spread[:, 0], spread[:, 1] = np.eye(C)[0], np.eye(C)[1]
+    assert (bald(spread) > 0.1).all() and (probability_variance(spread) > 0.1).all()
+
+
+def test_entropy_of_a_uniform_prediction_is_log_c():
+    assert entropy(np.full((3, C), 1 / C)) == pytest.approx(np.full(3, np.log(C)))
+    assert entropy(np.eye(C)) == pytest.approx(np.zeros(C))  # 0 log 0 = 0
+
+
+def test_smp_of_a_one_hot_mean_is_zero_and_grows_with_disagreement():
+    p = np.repeat(np.eye(C)[None, None, 2], 5, axis=1)
+    assert sampled_maximum_probability(p) == pytest.approx([0.0])
+    mixed = np.stack([np.eye(C)[0], np.eye(C)[1]])[None]
+    assert sampled_maximum_probability(mixed) == pytest.approx([0.5])
+
+
+def test_one_pass_gives_the_deterministic_scores():
+    p = agreeing(t=1)
+    got = scores(p)
+    assert set(got) == {"max_p", "entropy"}
+    assert got["max_p"] == pytest.approx(1 - p[:, 0].max(axis=1))
+    assert set(scores(agreeing(t=3))) == {"smp", "pv", "bald", "entropy"}
+
+
+@pytest.mark.parametrize("bad", [np.full((2, 3), 0.5), np.full((2, 3, 2), 0.7), np.full((2, 3, 1), 1.0)])
+def test_samples_that_are_not_probabilities_are_refused(bad):
+    with pytest.raises(ValueError, match="probabilit"):
+        scores(bad)
+
+
+def test_misclassification_auroc_and_wilcoxon_test():
+    wrong = np.array([0, 0, 0, 0, 1, 1, 1, 0], dtype=bool)
+    perfect = evaluation.misclassification(wrong + 0.1 * np.arange(8), wrong)
+    assert perfect["auroc"] == 1.0 and perfect["mwu_p"] < 0.05 and perfect["mwu_u"] == 3 * 5
+    reversed_ = evaluation.misclassification(-wrong.astype(float), wrong)
+    assert reversed_["auroc"] == 0.0 and reversed_["mwu_p"] > 0.9
+    assert evaluation.misclassification(np.arange(3.0), np.zeros(3, bool))["auroc"] is None  # nothing wrong
+
+
+def test_calibration_of_hand_built_predictions():
+    label = np.array([0, 0, 1, 1])
+    sure = np.eye(2)[label]
+    assert evaluation.calibration(sure, label) == pytest.approx({"ece": 0.0, "nll": 0.0, "brier": 0.0}, abs=1e-9)
+    half = np.full((4, 2), 0.5)
+    got = evaluation.calibration(half, label)
+    assert got["nll"] == pytest.approx(np.log(2)) and got["brier"] == pytest.approx(0.5)
+    assert got["ece"] == pytest.approx(0.0)  # confidence 0.5, accuracy 0.5 (argmax picks class 0)
+    overconfident = np.tile([0.9, 0.1], (4, 1))
+    assert evaluation.calibration(overconfident, label)["ece"] == pytest.approx(0.4)
+    bins = evaluation.reliability(overconfident, label, 10)
+    assert bins["count"].sum() == 4 and bins.loc[bins["count"] > 0, "accuracy"].tolist() == [0.5]
+
+
+def test_temperature_scaling_softens_overconfident_predictions():
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 3, 2000)
+    pred = np.where(rng.random(2000) < 0.7, label, (label + 1) % 3)  # right 70% of the time
+    probs = np.full((2000, 3), 0.01)
+    probs[np.arange(2000), pred] = 0.98  # but 98% sure
+    temperature = evaluation.fit_temperature(probs, label)
+    assert temperature > 1
+    scaled = evaluation.with_temperature(probs, temperature)
+    assert evaluation.calibration(scaled, label)["ece"] < 0.05 < evaluation.calibration(probs, label)["ece"]
+    assert (scaled.argmax(axis=1) == pred).all()
+
+
+def test_risk_coverage_keeps_the_least_uncertain_first():
+    correct = np.array([1, 1, 1, 0, 0], dtype=bool)
+    curve, area = evaluation.risk_coverage(np.array([0.1, 0.2, 0.3, 0.8, 0.9]), correct, points=5)
+    assert curve["coverage"].tolist() == [0.2, 0.4, 0.6, 0.8, 1.0]
+    assert curve["accuracy"].tolist() == pytest.approx([1, 1, 1, 0.75, 0.6])
+    assert area["aurc"] == pytest.approx(1 - np.mean([1, 1, 1, 0.75, 0.6]))
+    _, worst = evaluation.risk_coverage(-np.array([0.1, 0.2, 0.3, 0.8, 0.9]), correct, points=5)
+    assert worst["aurc"] > area["aurc"]
+
+
+def test_assess_reports_out_of_distribution_objects_apart():
+    rng = np.random.default_rng(1)
+    label = rng.integers(0, C, 60)
+    known = label < 3  # class 3 held out of training: the model spreads its probability over the others
+    samples = np.where(known[:, None, None], np.eye(C)[label][:, None] * 0.9 + 0.025,
+                       rng.dirichlet(np.ones(C), size=(60, 5)))
+    samples = np.broadcast_to(samples, (60, 5, C)) if samples.shape[1] == 1 else samples
+    metrics, per_object, bins, curves = evaluation.assess(samples, label, np.eye(C)[label[:20]] * 0.9 + 0.025,
+                                                          label[:20], known=known)
+    assert metrics["n_objects"] == known.sum() and metrics["n_ood"] == (~known).sum()
+    assert metrics["ood"]["entropy"] > 0.9 and metrics["ood"]["pv"] > 0.9
+    assert set(curves["score"]) == set(per_object) == {"smp", "pv", "bald", "entropy"}
+    assert set(bins["output"]) == {"raw", "calibrated"}
+
+
+# --- sampling ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def windows():
+    cat = simulate_survey(2, seed=5, min_points=20, max_points=80)
+    ragged = to_ragged(clean(cat)[0])
+    return Windows(ragged, np.arange(len(ragged)), 64, 0)
+
+
+def classifier(name="astromer-tiny", dropout=0.1, seed=0):
+    torch.manual_seed(seed)
+    encoder = models.build(name, dropout=dropout)
+    return Classifier(encoder, MeanPoolHead(encoder.config.dim, 3, (16,))).eval()
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_mc_passes_differ_only_when_dropout_is_positive(windows, dropout):
+    model = classifier(dropout=dropout)
+    torch.manual_seed(1)
+    p = sampling.method_samples("mc_dropout", [model], windows, passes=4)
+    assert p.shape == (len(windows.index), 4, 3) and np.allclose(p.sum(axis=-1), 1, atol=1e-5)
+    spread = p.std(axis=1).max()
+    assert (spread > 1e-4) if dropout else (spread < 1e-6)
+    assert not model.training and not any(m.training for m in model.modules())  # back in eval mode
+    det = sampling.method_samples("deterministic", [model], windows, passes=4)
+    assert det.shape[1] == 1 and np.allclose(det[:, 0], sampling.method_samples("deterministic", [model], windows,
+                                                                                 passes=1)[:, 0])
+
+
+def test_batched_passes_equal_passes_run_one_by_one(windows):
+    """The T-expanded forward and a forward per pass draw the same distribution: with dropout off (hsa on a
+    model without dropout is not allowed, so compare the repeated deterministic passes) they are identical."""
+    model = classifier(dropout=0.0)
+    batch = {k: torch.from_numpy(v) for k, v in windows.all(np.arange(3)).items()}
+    together = sampling.repeated_passes(model, batch, 5, max_rows=10_000)
+    one_by_one = sampling.repeated_passes(model, batch, 5, max_rows=1)
+    assert together.shape == one_by_one.shape == (len(batch["mask"]), 5, 3)
+    assert torch.allclose(together, one_by_one, atol=1e-5)
+
+
+def test_seeded_sampling_repeats(windows):
+    model = classifier("astromer-tiny-hsa")
+    draws = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        draws.append(sampling.method_samples("ha_mc_dropout", [model], windows, passes=3))
+    assert np.array_equal(*draws)
+
+
+def test_methods_match_the_attention_the_model_was_trained_with(windows):
+    with pytest.raises(ValueError, match="stochastic attention"):
+        sampling.method_samples("hsa", [classifier()], windows, 2)
+    with pytest.raises(ValueError, match="without stochastic attention"):
+        sampling.method_samples("mc_dropout", [classifier("astromer-tiny-hsa")], windows, 2)
+    with pytest.raises(ValueError, match="one model"):
+        sampling.method_samples("mc_dropout", [classifier(), classifier()], windows, 2)
+
+
+def test_ensemble_stacks_one_pass_of_each_member(windows):
+    members = [classifier(seed=s) for s in range(3)]
+    p = sampling.method_samples("ensemble", members, windows, passes=10)
+    assert p.shape[1] == 3
+    alone = sampling.method_samples("deterministic", [members[1]], windows, 1)
+    assert np.allclose(p[:, 1], alone[:, 0], atol=1e-6)
+
+
+# --- hierarchical stochastic attention ---------------------------------------------------------------------------
+
+def test_hsa_at_low_temperature_with_one_hot_centroid_weights_is_hard_attention():
+    """Keys far from all but one centroid get one-hot mixture weights: each key becomes exactly its centroid. At a
+    very low tau2 each query then attends to exactly one key, one of those with the best centroid."""
+    torch.manual_seed(0)
+    d, length = 8, 6
+    centroids = torch.eye(d)[:, :2] * 50  # two orthogonal centroids, far apart
+    k = torch.zeros(1, 1, length, d)
+    k[..., :3, 0], k[..., 3:, 1] = 1.0, 1.0  # keys 0-2 near centroid 0, keys 3-5 near centroid 1
+    assert torch.allclose(stochastic_keys(k, centroids, tau1=1e-3), centroids.T[[0, 0, 0, 1, 1, 1]][None, None])
+    q = torch.zeros(1, 1, 4, d)
+    q[..., :2, 0], q[..., 2:, 1] = 1.0, 1.0  # queries 0-1 prefer centroid 0, queries 2-3 centroid 1
+    mask = key_mask(torch.ones(1, length, dtype=torch.bool))
+    for _ in range(20):
+        w = stochastic_weights(q, k, centroids, mask, tau1=1e-3, tau2=1e-7)[0, 0]
+        assert torch.allclose(w.max(dim=-1).values, torch.ones(4), atol=1e-3)  # one-hot rows: hard attention
+        chosen = w.argmax(dim=-1)
+        assert (chosen[:2] < 3).all() and (chosen[2:] >= 3).all()
+
+
+def test_hsa_never_attends_to_padding_and_passes_differ_at_positive_temperature():
+    torch.manual_seed(0)
+    layer = StochasticAttention(16, heads=2, head_dim=8, tau1=1.0, tau2=1.0).eval()
+    x = torch.randn(2, 5, 16)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    q, k, _ = layer.qkv(x).view(2, 5, 3, 2, 8).permute(2, 0, 3, 1, 4)
+    w = stochastic_weights(q, k, layer.centroids, key_mask(mask), 1.0, 1.0)
+    assert (w[0, ..., 3:] == 0).all() and torch.allclose(w.sum(-1), torch.ones(2, 2, 5))
+    assert not torch.allclose(layer(x, key_mask(mask)), layer(x, key_mask(mask)))  # stochastic in eval mode
+
+
+def test_hsa_encoder_option_trains_its_centroids():
+    model = models.build("astromer-tiny-hsa", dropout=0.0)
+    assert isinstance(model.blocks[0].attn, StochasticAttention) and model.config.centroids == 2
+    batch = {"time": torch.rand(2, 10).cumsum(1), "value": torch.randn(2, 10), "error": torch.rand(2, 10),
+             "mask": torch.ones(2, 10, dtype=torch.bool)}
+    model.reconstruct(model(batch), batch).sum().backward()
+    assert model.blocks[0].attn.centroids.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="attention"):
+        models.build("astromer-tiny", attention="other")
