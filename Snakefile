@@ -31,6 +31,7 @@ include: "workflow/rules/finetune.smk"
 include: "workflow/rules/forest.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/uncertainty.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/stellar.smk"
 

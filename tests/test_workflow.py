@@ -92,6 +92,29 @@ def test_stellar_branch_trains_and_scores_held_back_tracks(ci_run):
 
 
 @pytest.mark.workflow
+def test_uncertainty_scores_every_test_object_by_every_method(ci_run):
+    results = ci_run / "results" / "ci"
+    table = pd.read_csv(results / "report" / "uncertainty.csv")
+    assert set(table["method"]) == {"deterministic", "mc_dropout", "hsa", "ha_mc_dropout", "ensemble"}
+    assert set(table.loc[table["method"] == "deterministic", "score"]) == {"max_p", "entropy"}
+    assert table.loc[table["method"] == "deterministic", "cost"].eq(1).all()
+    run = results / "uncertainty" / "astromer-tiny" / "scratch" / "n4" / "f0" / "s0"
+    evaluated = pd.read_parquet(results / "evaluate" / "astromer-tiny" / "scratch" / "n4" / "f0" / "s0"
+                                / "predictions.parquet")
+    for method in ("mc_dropout", "ensemble"):
+        objects = pd.read_parquet(run / method / "objects.parquet")
+        assert objects["object_id"].tolist() == evaluated["object_id"].tolist()
+        assert {"smp", "pv", "bald", "entropy"} <= set(objects.columns) and objects["pv"].ge(0).all()
+        metrics = json.loads((run / method / "metrics.json").read_text())
+        assert metrics["members"] == (2 if method == "ensemble" else 1) and metrics["passes"] == (
+            2 if method == "ensemble" else 3)
+        assert 0 <= metrics["calibrated"]["ece"] <= 1 and metrics["temperature"] > 0
+        assert set(pd.read_csv(run / method / "coverage.csv")["score"]) == {"smp", "pv", "bald", "entropy"}
+    assert (results / "finetune" / "astromer-tiny-hsa" / "scratch" / "n4" / "f0" / "s0" / "model.pt").is_file()
+    assert (results / "finetune" / "astromer-tiny" / "scratch" / "n4" / "f0" / "s1" / "model.pt").is_file()
+
+
+@pytest.mark.workflow
 def test_rerun_does_nothing(ci_run):
     proc = snakemake(ci_run, "-n", root=ci_run)
     assert proc.returncode == 0

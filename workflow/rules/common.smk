@@ -9,11 +9,19 @@ from astroflow.models.multiband import PerBandFusion
 from astroflow.models.vision import VisionConfig
 from astroflow.represent.materialize import NAMES as REPRESENTATIONS
 from astroflow.environment import export_pythonpath
+from astroflow.uncertainty.sampling import METHODS as UNCERTAINTY_METHODS, WITH_HSA
 
 export_pythonpath(Path(workflow.basedir) / "src")
 
 RESULTS = config["results"]
 DATASETS = [config["dataset"]] if isinstance(config["dataset"], str) else config["dataset"]
+# The hierarchical stochastic attention settings (uncertainty.hsa) are settings of the *-hsa models it trains;
+# those that differ from the presets' join train.model_overrides (so the defaults change no job's params).
+for _hsa in (name + models.HSA_SUFFIX for name in config["uncertainty"]["models"]):
+    _changed = {k: v for k, v in config["uncertainty"]["hsa"].items()
+                if _hsa in models.PRESETS and getattr(models.model_config(_hsa), k) != v}
+    if _changed:
+        config["train"]["model_overrides"][_hsa] = _changed | config["train"]["model_overrides"].get(_hsa, {})
 
 
 wildcard_constraints:
@@ -148,4 +156,47 @@ def all_targets():
         targets += [f"{RESULTS}/{d}/represent/{r}.zarr" for r in config["represent"]["materialize"]]
         targets += [f"{RESULTS}/{d}/figures/examples_{r}.png" for r in config["represent"]["figures"]]
         targets.append(f"{RESULTS}/{d}/report/comparison.csv")
+        if config["uncertainty"]["models"]:
+            targets.append(f"{RESULTS}/{d}/report/uncertainty.csv")
     return targets
+
+
+# Uncertainty (uncertainty.smk)
+UNCERTAIN = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}/{method}"
+UNCERTAINTY_SETTINGS = ("passes", "bins", "coverage_points", "max_rows", "seed")
+
+
+def uncertain_model(model, method):
+    """The model a method samples: the stochastic attention methods read the model's *-hsa preset."""
+    return model + models.HSA_SUFFIX if method in WITH_HSA else model
+
+
+def ensemble_seeds(seed):
+    """Training seeds of ensemble number ``seed``: M of them, disjoint from every other ensemble's."""
+    m = config["uncertainty"]["members"]
+    return list(range(seed * m, seed * m + m))
+
+
+def uncertainty_targets(dataset):
+    """metrics.json of every configured model, method, fold and seed (train.folds, train.seeds); encoders at
+    uncertainty.init and uncertainty.n_per_class, other models trained from scratch."""
+    u, t = config["uncertainty"], config["train"]
+    runs = []
+    for model in u["models"]:
+        init = u["init"] if model_kind(model) == "encoder" else "scratch"
+        for method in u["methods"]:
+            if method in WITH_HSA and model_kind(model) != "encoder":
+                raise ConfigError("uncertainty.methods", f"{method} needs an encoder (stochastic attention); "
+                                  f"{model!r} is not one")
+            run = f"{model}/{init}/n{u['n_per_class']}"
+            runs += [f"{RESULTS}/{dataset}/uncertainty/{run}/f{f}/s{s}/{method}/metrics.json"
+                     for f in range(t["folds"]) for s in t["seeds"]]
+    return runs
+
+
+def uncertainty_members(wildcards):
+    """The fine-tuned models a method reads: the *-hsa model for the stochastic attention methods, the M
+    ensemble members' seeds seed*M ... seed*M + M-1 for ensemble, else the run's own model."""
+    run = dict(wildcards) | {"model": uncertain_model(wildcards.model, wildcards.method)}
+    seeds = ensemble_seeds(int(wildcards.seed)) if wildcards.method == "ensemble" else [wildcards.seed]
+    return [f"{RESULTS}/{{dataset}}/{FINETUNED}".format(**(run | {"seed": s})) for s in seeds]

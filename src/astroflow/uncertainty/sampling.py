@@ -65,7 +65,7 @@ def repeated_passes(model: nn.Module, batch: dict[str, Tensor], passes: int, max
     return torch.cat(out).transpose(0, 1)
 
 
-def sample(model: nn.Module, inputs, passes: int, dropout: bool, batch_size: int = 256, max_rows: int = 4096,
+def sample(model: nn.Module, inputs, passes: int, dropout: bool, batch_size: int = 256, max_rows: int = 1024,
            device: torch.device | None = None) -> np.ndarray:
     """(N, passes, C) probabilities of the objects of ``inputs`` (model_inputs of the model), each pass averaged
     over an object's windows. Seed torch first for repeatable draws."""
@@ -77,7 +77,7 @@ def sample(model: nn.Module, inputs, passes: int, dropout: bool, batch_size: int
 
 
 def method_samples(method: str, members: list[nn.Module], inputs, passes: int, batch_size: int = 256,
-                   max_rows: int = 4096, device: torch.device | None = None) -> np.ndarray:
+                   max_rows: int = 1024, device: torch.device | None = None) -> np.ndarray:
     """(N, T, C) probabilities of ``method``: the ensemble's members (one pass each), or ``passes`` draws of the
     single model in ``members``."""
     for i, model in enumerate(members):

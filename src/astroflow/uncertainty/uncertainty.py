@@ -13,42 +13,44 @@ import pandas as pd
 import torch
 
 from astroflow.errors import ConfigError, InputError
+from astroflow.models.card import ModelCard
 from astroflow.store import LightCurveStore
 from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
 from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import RUN_KEYS, classification_metrics, predictions_table
-from astroflow.train.stages import scored_objects
+from astroflow.train.split import scored_objects
 from astroflow.train.trainer import model_device, use_threads
 from astroflow.uncertainty.evaluation import assess
 from astroflow.uncertainty.sampling import METHODS, method_samples
 
 log = logging.getLogger("astroflow.uncertainty")
-SAME_INPUTS = ("model", "bands", "band", "window", "class_names", "band_sampling", "image")  # of ensemble members
+SAME_INPUTS = ("model", "bands", "band", "window", "class_names", "normalisation", "band_sampling", "sync_tolerance",
+               "image")  # what ensemble members must share
 
 
 @dataclass
-class UncertaintyConfig:
+class UncertaintySettings:
     """The config's uncertainty section, as a job uses it."""
 
     passes: int = 10  # T stochastic passes of mc_dropout, hsa, ha_mc_dropout
     bins: int = 15  # confidence bins of the ECE and reliability diagrams
     coverage_points: int = 100  # points of each risk-coverage curve written out
-    max_rows: int = 4096  # rows of one forward of the T-times repeated batch
+    max_rows: int = 1024  # rows of one forward of the T-times repeated batch (more is faster on a GPU only)
     batch_size: int = 256  # objects per forward before repetition
     seed: int = 0  # of the dropout masks and Gumbel noise
 
 
-def members_of(model_paths: list[str | Path]) -> tuple[list, dict]:
-    """The models (several for an ensemble), and the first one's meta, after checking that they all read the same
+def members_of(model_paths: list[str | Path]) -> tuple[list, ModelCard]:
+    """The models (several for an ensemble), and the first one's card, after checking that they all read the same
     inputs and predict the same classes."""
     loaded = [artifacts.load_model(path) for path in model_paths]
-    meta = loaded[0][1]
+    card = loaded[0][1]
     for path, (_, other) in zip(model_paths[1:], loaded[1:]):
-        differ = [k for k in SAME_INPUTS if other.get(k) != meta.get(k)]
+        differ = [k for k in SAME_INPUTS if getattr(other, k) != getattr(card, k)]
         if differ:
             raise InputError(path, f"cannot join an ensemble with {model_paths[0]}: they differ in {differ}")
-    return [model for model, _ in loaded], meta
+    return [model for model, _ in loaded], card
 
 
 def validation_objects(store: LightCurveStore, train_split_path: str | Path) -> np.ndarray:
@@ -65,7 +67,7 @@ def validation_objects(store: LightCurveStore, train_split_path: str | Path) -> 
 
 def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Path, split_path: str | Path,
                 train_split_path: str | Path, out_objects: str | Path, out_metrics: str | Path,
-                out_reliability: str | Path, out_coverage: str | Path, settings: UncertaintyConfig,
+                out_reliability: str | Path, out_coverage: str | Path, settings: UncertaintySettings,
                 threads: int | None = None) -> dict:
     """Score every labelled test object by ``method`` (sampling.METHODS; ``ensemble`` joins the models of
     ``model_paths``, the other methods take one) and write: the per-object table (mean probabilities, prediction,
@@ -74,15 +76,15 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     if method not in METHODS:
         raise ConfigError("uncertainty.methods", f"{method!r} is not one of {METHODS}")
     use_threads(threads)
-    models, meta = members_of(model_paths)
+    models, card = members_of(model_paths)
     store = LightCurveStore(store_path)
-    test = scored_objects(store, split_path, meta["class_names"], model_paths[0])
+    test = scored_objects(store, split_path, card.class_names, model_paths[0])
     validation = validation_objects(store, train_split_path)
-    ragged = sample_bands(store.load(), meta)
+    ragged = sample_bands(store.load(), card.band_sampling, card.sync_tolerance, card.band)
     device = model_device(models[0])
 
     def draw(index: np.ndarray) -> np.ndarray:
-        return method_samples(method, models, model_inputs(ragged, index, meta), settings.passes,
+        return method_samples(method, models, model_inputs(ragged, index, card), settings.passes,
                               settings.batch_size, settings.max_rows, device)
 
     torch.manual_seed(settings.seed)
@@ -94,12 +96,13 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     metrics, per_object, bins, curves = assess(samples, label, draw(validation).mean(axis=1),
                                                ragged.label[validation], settings.bins, settings.coverage_points)
     mean = samples.mean(axis=1)
-    table = predictions_table(ragged.object_id[test], label, mean, meta["class_names"])
+    table = predictions_table(ragged.object_id[test], label, mean, card.class_names)
     for name, score in per_object.items():
         table[name] = score.astype(np.float32)
     table.to_parquet(out_objects, index=False)
-    metrics = ({k: meta.get(k) for k in RUN_KEYS} | {"method": method, "members": len(models), "seconds": seconds}
-               | classification_metrics(label, mean.argmax(axis=1), meta["class_names"]) | metrics
+    metrics = ({k: getattr(card, k) for k in RUN_KEYS} | {"method": method, "members": len(models),
+                                                          "seconds": seconds}
+               | classification_metrics(label, mean.argmax(axis=1), card.class_names) | metrics
                | {"settings": asdict(settings)})
     Path(out_metrics).write_text(json.dumps(metrics, indent=2))
     bins.to_csv(out_reliability, index=False)

@@ -1,0 +1,68 @@
+"""The uncertainty table: for every model and method, each score's misclassification ROC-AUC, the macro-F1 and
+calibration of the mean prediction, and the inference cost relative to one deterministic pass; mean and std over
+folds and seeds (the metrics.json files of the uncertainty rule)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from astroflow.errors import InputError
+
+KEYS = ["model", "init", "n_per_class", "method"]
+VALUES = ["auroc", "aurc", "macro_f1", "ece", "ece_calibrated", "seconds"]
+
+
+def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per (uncertainty run, score)."""
+    out = []
+    for path in paths:
+        try:
+            m = json.loads(Path(path).read_text())
+            run = {k: m[k] for k in KEYS} | {"fold": m["fold"], "seed": m["seed"], "macro_f1": m["macro_f1"],
+                                               "ece": m["calibration"]["ece"], "ece_calibrated": m["calibrated"]["ece"],
+                                               "seconds": m["seconds"]}
+            out += [run | {"score": score, "auroc": detection["auroc"], "aurc": m["risk_coverage"][score]["aurc"]}
+                    for score, detection in m["misclassification"].items()]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InputError(path, f"is not an uncertainty metrics.json ({err})") from err
+    return pd.DataFrame(out, columns=[*KEYS, "fold", "seed", "score", *VALUES])
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std of every value per (model, init, n_per_class, method, score), the runs, and ``cost``: the
+    method's mean inference time over that of the deterministic method of the same model (NaN without one)."""
+    table = table.assign(n_per_class=table["n_per_class"].astype(str), auroc=table["auroc"].astype(float))
+    grouped = table.groupby([*KEYS, "score"], sort=False)[VALUES]
+    out = grouped.mean().add_suffix("_mean").join(grouped.std().add_suffix("_std")).reset_index()
+    out["runs"] = table.groupby([*KEYS, "score"], sort=False).size().to_numpy()
+    base = out[out["method"] == "deterministic"].groupby(KEYS[:3])["seconds_mean"].first().rename("base")
+    out = out.join(base, on=KEYS[:3])
+    out["cost"] = out["seconds_mean"] / out.pop("base")
+    return out[[*KEYS, "score", "runs", *(f"{v}_{a}" for v in VALUES for a in ("mean", "std")), "cost"]]
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The table in Markdown, ``mean ± std`` cells."""
+    def cell(mean: float, std: float) -> str:
+        return "" if pd.isna(mean) else f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+
+    lines = ["| model | init | n | method | score | runs | ROC-AUC | AURC | macro-F1 | ECE | ECE (T-scaled) | cost |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples(index=False):
+        lines.append(f"| {r.model} | {r.init} | {r.n_per_class} | {r.method} | {r.score} | {r.runs} "
+                     f"| {cell(r.auroc_mean, r.auroc_std)} | {cell(r.aurc_mean, r.aurc_std)} "
+                     f"| {cell(r.macro_f1_mean, r.macro_f1_std)} | {cell(r.ece_mean, r.ece_std)} "
+                     f"| {cell(r.ece_calibrated_mean, r.ece_calibrated_std)} "
+                     f"| {'' if pd.isna(r.cost) else f'x{r.cost:.1f}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(paths: Iterable[str | Path], out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
+    """The uncertainty table of the runs at ``paths``, as CSV and Markdown; returns it."""
+    table = summary(rows(paths))
+    table.to_csv(out_csv, index=False)
+    Path(out_md).write_text(markdown(table))
+    return table
