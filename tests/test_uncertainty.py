@@ -1,19 +1,28 @@
-"""Uncertainty: score formulas, their evaluation, MC Dropout and hierarchical stochastic attention sampling."""
+"""Uncertainty: score formulas, their evaluation, MC Dropout and hierarchical stochastic attention sampling, the
+uncertainty stage and predict --uncertainty."""
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from astroflow import models
 from astroflow.clean import clean
+from astroflow.cli import main
+from astroflow.errors import ConfigError, InputError
 from astroflow.models.heads import Classifier, MeanPoolHead
 from astroflow.models.layers import key_mask
 from astroflow.models.stochastic_attention import StochasticAttention, stochastic_keys, stochastic_weights
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import to_ragged
 from astroflow.train.data import Windows
+from astroflow.train.finetune import FinetuneSettings, finetune
 from astroflow.uncertainty import evaluation, sampling
 from astroflow.uncertainty.scores import bald, entropy, probability_variance, sampled_maximum_probability, scores
+from astroflow.uncertainty.uncertainty import UncertaintySettings, uncertainty
 from test_train import one_thread  # noqa: F401 (autouse fixture: tiny models on one thread)
+from test_train_stages import SELECTION, survey  # noqa: F401 (fixture: a tiny simulated store and its split)
 
 C = 4
 
@@ -169,12 +178,14 @@ def test_seeded_sampling_repeats(windows):
 
 
 def test_methods_match_the_attention_the_model_was_trained_with(windows):
-    with pytest.raises(ValueError, match="stochastic attention"):
+    with pytest.raises(ConfigError, match="stochastic attention"):
         sampling.method_samples("hsa", [classifier()], windows, 2)
-    with pytest.raises(ValueError, match="without stochastic attention"):
+    with pytest.raises(ConfigError, match="without stochastic attention"):
         sampling.method_samples("mc_dropout", [classifier("astromer-tiny-hsa")], windows, 2)
-    with pytest.raises(ValueError, match="one model"):
+    with pytest.raises(ConfigError, match="one model"):
         sampling.method_samples("mc_dropout", [classifier(), classifier()], windows, 2)
+    with pytest.raises(ConfigError, match="uncertainty.methods.*unknown method 'mc'"):
+        sampling.method_samples("mc", [classifier()], windows, 2)
 
 
 def test_ensemble_stacks_one_pass_of_each_member(windows):
@@ -226,3 +237,80 @@ def test_hsa_encoder_option_trains_its_centroids():
     assert model.blocks[0].attn.centroids.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="attention"):
         models.build("astromer-tiny", attention="other")
+
+
+# --- the stage, and predict ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def runs(survey):  # noqa: F811 (the imported fixture)
+    """Fine-tuning runs from scratch: astromer-tiny of seeds 0 and 1 (an ensemble of 2), and astromer-tiny-hsa."""
+    root, config = survey
+    out = {}
+    for model, seed in (("astromer-tiny", 0), ("astromer-tiny", 1), ("astromer-tiny-hsa", 0)):
+        run = root / f"unc_{model}_{seed}"
+        run.mkdir()
+        finetune(root / "s.zarr", root / "split.parquet", None, run / "model.pt", run / "split.parquet",
+                 run / "metrics.csv", run / "work", model=model, init="scratch", n_per_class="3", fold=0, seed=seed,
+                 settings=FinetuneSettings(**config["train"]["finetune"]), **SELECTION)
+        out[model, seed] = run
+    return root, out
+
+
+def score_run(root, method, runs, tmp_path, passes=3):
+    out = tmp_path / method
+    out.mkdir()
+    metrics = uncertainty(method, [r / "model.pt" for r in runs], root / "s.zarr", root / "split.parquet",
+                          runs[0] / "split.parquet", out / "objects.parquet", out / "metrics.json",
+                          out / "reliability.csv", out / "coverage.csv", UncertaintySettings(passes=passes))
+    return metrics, pd.read_parquet(out / "objects.parquet")
+
+
+def test_ensemble_loads_its_m_checkpoints_and_averages_them(runs, tmp_path):
+    root, run = runs
+    members = [run["astromer-tiny", 0], run["astromer-tiny", 1]]
+    metrics, objects = score_run(root, "ensemble", members, tmp_path)
+    assert metrics["members"] == 2 and metrics["passes"] == 2 and metrics["method"] == "ensemble"
+    alone = []
+    for i, member in enumerate(members):
+        (tmp_path / str(i)).mkdir()
+        alone.append(score_run(root, "deterministic", [member], tmp_path / str(i))[1])
+    columns = [c for c in objects.columns if c.startswith("p_")]
+    assert np.allclose(objects[columns], (alone[0][columns] + alone[1][columns]) / 2, atol=1e-5)
+    assert objects["object_id"].tolist() == alone[0]["object_id"].tolist() and objects["pv"].gt(0).all()
+    written = json.loads((tmp_path / "ensemble" / "metrics.json").read_text())
+    assert set(written["misclassification"]) == {"smp", "pv", "bald", "entropy"}
+
+
+def test_stage_writes_every_output_of_a_stochastic_method(runs, tmp_path):
+    root, run = runs
+    metrics, objects = score_run(root, "ha_mc_dropout", [run["astromer-tiny-hsa", 0]], tmp_path, passes=4)
+    assert metrics["passes"] == 4 and metrics["n_objects"] == len(objects) and 0 <= metrics["macro_f1"] <= 1
+    assert objects["label"].notna().all() and (objects["bald"] >= 0).all()
+    bins = pd.read_csv(tmp_path / "ha_mc_dropout" / "reliability.csv")
+    assert bins.groupby("output")["count"].sum().eq(len(objects)).all()
+    coverage = pd.read_csv(tmp_path / "ha_mc_dropout" / "coverage.csv")
+    assert coverage.groupby("score")["coverage"].max().eq(1).all()
+    with pytest.raises(ConfigError, match="hsa needs a model with hierarchical stochastic attention"):
+        score_run(root, "hsa", [run["astromer-tiny", 0]], tmp_path)
+
+
+def test_ensemble_members_must_read_the_same_inputs(runs, tmp_path):
+    root, run = runs
+    with pytest.raises(InputError, match="cannot join an ensemble"):
+        score_run(root, "ensemble", [run["astromer-tiny", 0], run["astromer-tiny-hsa", 0]], tmp_path)
+
+
+def test_predict_cli_adds_the_scores(runs, tmp_path, capsys):
+    _, run = runs
+    simulate_survey(1, seed=4, min_points=20, max_points=80).obs.to_csv(tmp_path / "lcs.csv", index=False)
+    model = str(run["astromer-tiny", 0] / "model.pt")
+    out = tmp_path / "p.csv"
+    assert main(["predict", model, "long", str(tmp_path / "lcs.csv"), "--out", str(out), "--uncertainty",
+                 "mc_dropout", "--passes", "3"]) == 0
+    table = pd.read_csv(out)
+    seen = table["note"].isna()
+    assert {"smp", "pv", "bald", "entropy"} <= set(table.columns) and table.loc[seen, "smp"].notna().all()
+    assert seen.sum() > 5 and table.loc[~seen, "smp"].isna().all()
+    assert "mc_dropout scores (median)" in capsys.readouterr().out
+    assert main(["predict", model, "long", str(tmp_path / "lcs.csv"), "--out", str(out), "--member", model]) == 1
+    assert "--member" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import json
 import sys
 
 from astroflow.errors import AstroflowError, ConfigError
+from astroflow.uncertainty import METHODS
 
 
 def _formats(args) -> None:
@@ -66,11 +67,18 @@ def _predict(args) -> None:
     from astroflow.train.predict import predict_catalogue
 
     options = reader_options(args.options)
-    table = predict_catalogue(args.model, args.format, args.path, args.out, options)
+    uncertainty = {"uncertainty": args.uncertainty, "passes": args.passes, "members": args.member or []}
+    if args.member and args.uncertainty != "ensemble":
+        raise ConfigError("--member", "extra models join an ensemble only (--uncertainty ensemble)")
+    table = predict_catalogue(args.model, args.format, args.path, args.out, options, **uncertainty)
     done = table["note"] == ""
     print(f"{int(done.sum())} objects classified, {int((~done).sum())} not (see the note column); wrote {args.out}")
     if done.any():
         print(table.loc[done, "pred"].value_counts().to_string())
+    if args.uncertainty and done.any():
+        scored = [c for c in table.columns if c in ("max_p", "smp", "pv", "bald", "entropy")]
+        print(f"{args.uncertainty} scores (median): " + ", ".join(f"{c} {table.loc[done, c].median():.3f}"
+                                                                  for c in scored))
 
 
 def _stellar(args) -> None:
@@ -116,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path")
     p.add_argument("--out", default="predictions.parquet", help="output table (.parquet, or .csv)")
     p.add_argument("--options", help="reader options as JSON")
+    p.add_argument("--uncertainty", choices=METHODS, help="add this method's uncertainty scores (SMP, PV, BALD, "
+                   "entropy; 1 - max p for deterministic); hsa methods need a *-hsa model")
+    p.add_argument("--passes", type=int, default=10, help="stochastic passes of the uncertainty method (T)")
+    p.add_argument("--member", action="append", help="another model of the ensemble (repeat for each)")
     p.set_defaults(run=_predict)
     p = sub.add_parser("stellar", help="masses and ages (with 16-84%% intervals) of stars from Teff and L")
     p.add_argument("table", help="CSV or parquet with teff or log_teff, lum or log_lum (Lsun), optional *_err and feh")

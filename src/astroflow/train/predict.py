@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 
 from astroflow import features as lcfeatures
 from astroflow.clean import CleanConfig, clean
@@ -35,6 +36,9 @@ from astroflow.train.metrics import predictions_table
 from astroflow.train.split import readable
 from astroflow.train.streaming import STREAM, StreamConfig, blockwise
 from astroflow.train.trainer import use_threads
+from astroflow.uncertainty.sampling import method_samples
+from astroflow.uncertainty.scores import scores
+from astroflow.uncertainty.uncertainty import members_of
 
 log = logging.getLogger(__name__)
 NOT_FINITE = "the model's probabilities are not finite (NaN or inf): not classified"
@@ -64,8 +68,11 @@ def cleaning(model_path: str | Path) -> dict:
         artifacts.load_model(model_path)[1].clean)
 
 
-def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256) -> pd.DataFrame:
-    """Probabilities of every object of ``ragged`` (labels, if any, coded into ``ragged.class_names``)."""
+def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256, uncertainty: str | None = None,
+                   passes: int = 10, members: list[str | Path] = ()) -> pd.DataFrame:
+    """Probabilities of every object of ``ragged`` (labels, if any, coded into ``ragged.class_names``). With an
+    ``uncertainty`` method (astroflow.uncertainty.METHODS; networks only) the probabilities are the mean of its
+    ``passes`` draws (an ensemble: of the models ``model_path`` and ``members``), and every score is a column."""
     if is_forest(model_path):
         forest, meta = load_forest(model_path)
         ragged = in_model_bands(ragged, meta["bands"])
@@ -75,24 +82,34 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
             table = lcfeatures.extract(ragged.subset(np.flatnonzero(seen)), meta["quantity"], n_jobs=1)
             probs[seen] = forest_proba(forest, meta, table)
         return _table(ragged, probs, seen, meta["class_names"], "the model's bands")
+    if uncertainty:
+        return predict_uncertain([model_path, *members], ragged, uncertainty, passes, batch_size)
     classifier, card = load_classifier(model_path)
     return classify(classifier, card, prepare(ragged, 0, card, batch_size))
 
 
 def load_classifier(model_path: str | Path):
     classifier, card = artifacts.load_model(model_path)
-    if card.kind != "classifier":
-        raise InputError(model_path, "is a pretrained encoder, not a classifier: fine-tune it first")
+    check_classifier(model_path, card)
     return classifier, card
 
 
+def check_classifier(model_path: str | Path, card) -> None:
+    if card.kind != "classifier":
+        raise InputError(model_path, "is a pretrained encoder, not a classifier: fine-tune it first")
+
+
+def model_view(ragged: Ragged, card) -> tuple[Ragged, np.ndarray, np.ndarray]:
+    """The light curves as the model reads them, whether it can read each, and the indices of those it can."""
+    ragged = sample_bands(in_model_bands(ragged, card.bands), card.band_sampling, card.sync_tolerance, card.band)
+    seen = readable(ragged, np.arange(len(ragged)), card.band)
+    return ragged, seen, np.flatnonzero(seen)
+
+
 def prepare(ragged: Ragged, first: int, card, batch_size: int) -> tuple:
-    """The CPU side of classifying ``ragged`` (a DataLoader worker's share of a block): the light curves as the
-    model reads them, which objects it can read, and their inputs cut in batches (inference.pieces)."""
-    band = card.band
-    ragged = sample_bands(in_model_bands(ragged, card.bands), card.band_sampling, card.sync_tolerance, band)
-    seen = readable(ragged, np.arange(len(ragged)), band)
-    usable = np.flatnonzero(seen)
+    """The CPU side of classifying ``ragged`` (a DataLoader worker's share of a block): model_view and the
+    inputs of the objects it can read, cut in batches (inference.pieces)."""
+    ragged, seen, usable = model_view(ragged, card)
     return ragged, seen, pieces(model_inputs(ragged, usable, card), batch_size) if len(usable) else []
 
 
@@ -102,10 +119,35 @@ def classify(classifier, card, prepared: tuple) -> pd.DataFrame:
     probs = np.full((len(ragged), len(card.class_names)), np.nan, dtype=np.float32)
     if cut:
         probs[seen] = predict_proba(classifier, cut)
-    band = card.band
-    wanted = f"band {card.bands[band]}" if band is not None else (
-        "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands")
-    return _table(ragged, probs, seen, card.class_names, wanted)
+    return _table(ragged, probs, seen, card.class_names, _wanted(card))
+
+
+def predict_uncertain(model_paths: list[str | Path], ragged: Ragged, method: str, passes: int,
+                      batch_size: int) -> pd.DataFrame:
+    """The predictions table of ``method``'s mean over its draws (an ensemble: of the models ``model_paths``),
+    with every uncertainty score as a column."""
+    models, card = members_of(model_paths)
+    check_classifier(model_paths[0], card)
+    ragged, seen, usable = model_view(ragged, card)
+    probs = np.full((len(ragged), len(card.class_names)), np.nan, dtype=np.float32)
+    per_object = {}
+    if len(usable):
+        torch.manual_seed(0)
+        samples = method_samples(method, models, model_inputs(ragged, usable, card), passes, batch_size)
+        probs[usable] = samples.mean(axis=1)
+        per_object = scores(samples)
+    table = _table(ragged, probs, seen, card.class_names, _wanted(card))
+    for name, score in per_object.items():
+        table[name] = np.nan
+        table.loc[usable, name] = score
+    return table
+
+
+def _wanted(card) -> str:
+    """What an object needs for the model to read it, for the note of those it cannot."""
+    if card.band is not None:
+        return f"band {card.bands[card.band]}"
+    return "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands"
 
 
 def _table(ragged: Ragged, probs: np.ndarray, seen: np.ndarray, class_names: list[str], wanted: str) -> pd.DataFrame:
@@ -141,16 +183,17 @@ def predict_store(model_path: str | Path, store_path: str | Path, out: str | Pat
 
 
 def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: str | Path,
-                      options: dict | None = None, batch_size: int = 256) -> pd.DataFrame:
+                      options: dict | None = None, batch_size: int = 256, **uncertainty) -> pd.DataFrame:
     """Read a catalogue (``fmt``: a reader of astroflow.sources.formats, with its ``options``), clean it with the
     cleaning the model's training data had, classify it, and write the table to ``out``; returns the table.
-    Objects the cleaner dropped are listed with its reason as their note."""
+    Objects the cleaner dropped are listed with its reason as their note. ``uncertainty``: predict_ragged's
+    uncertainty, passes and members."""
     options = options or {}
     settings = cleaning(model_path)
     units = formats.discover(fmt, path, **options)
     cat = read_units(fmt, units, options)
     cleaned, qc = clean(cat, CleanConfig(**settings))
-    table = predict_ragged(model_path, to_ragged(cleaned), batch_size)
+    table = predict_ragged(model_path, to_ragged(cleaned), batch_size, **uncertainty)
     dropped = qc.loc[~qc["kept"].astype(bool), ["object_id", "reason"]] if len(qc) else qc
     if len(dropped):
         extra = pd.DataFrame({"object_id": pd.array(dropped["object_id"].astype(str), dtype="string"),

@@ -18,11 +18,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from astroflow.errors import ConfigError
 from astroflow.models.stochastic_attention import StochasticAttention
 from astroflow.train.inference import per_object
+from astroflow.uncertainty import METHODS
 
 log = logging.getLogger("astroflow.uncertainty")
-METHODS = ("deterministic", "mc_dropout", "hsa", "ha_mc_dropout", "ensemble")
 WITH_DROPOUT = ("mc_dropout", "ha_mc_dropout")
 WITH_HSA = ("hsa", "ha_mc_dropout")  # the methods of a model trained with stochastic attention
 
@@ -35,11 +36,11 @@ def check_method(method: str, model: nn.Module, name: str = "model") -> None:
     """Refuse a method the model cannot give: hsa methods need stochastic attention, the others need none (such a
     model is never deterministic)."""
     if method not in METHODS:
-        raise ValueError(f"unknown uncertainty method {method!r} (methods: {', '.join(METHODS)})")
+        raise ConfigError("uncertainty.methods", f"unknown method {method!r} (methods: {', '.join(METHODS)})")
     if (method in WITH_HSA) != has_stochastic_attention(model):
         need = "a model with hierarchical stochastic attention (a *-hsa preset)" if method in WITH_HSA else (
             "a model without stochastic attention (its methods are hsa and ha_mc_dropout)")
-        raise ValueError(f"uncertainty method {method} needs {need}; {name} is not one")
+        raise ConfigError("uncertainty.methods", f"{method} needs {need}; {name} is not one")
 
 
 def set_sampling(model: nn.Module, dropout: bool) -> nn.Module:
@@ -85,6 +86,6 @@ def method_samples(method: str, members: list[nn.Module], inputs, passes: int, b
     if method == "ensemble":
         return np.concatenate([sample(m, inputs, 1, False, batch_size, max_rows, device) for m in members], axis=1)
     if len(members) != 1:
-        raise ValueError(f"uncertainty method {method} samples one model, not {len(members)}")
+        raise ConfigError("uncertainty.methods", f"{method} samples one model, not {len(members)}")
     return sample(members[0], inputs, 1 if method == "deterministic" else passes, method in WITH_DROPOUT,
                   batch_size, max_rows, device)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from astroflow.errors import ConfigError, InputError
+from astroflow.errors import InputError
 from astroflow.models.card import ModelCard
 from astroflow.store import LightCurveStore
 from astroflow.train import artifacts
@@ -22,7 +22,7 @@ from astroflow.train.metrics import RUN_KEYS, classification_metrics, prediction
 from astroflow.train.split import scored_objects
 from astroflow.train.trainer import model_device, use_threads
 from astroflow.uncertainty.evaluation import assess
-from astroflow.uncertainty.sampling import METHODS, method_samples
+from astroflow.uncertainty.sampling import method_samples
 
 log = logging.getLogger("astroflow.uncertainty")
 SAME_INPUTS = ("model", "bands", "band", "window", "class_names", "normalisation", "band_sampling", "sync_tolerance",
@@ -69,12 +69,10 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
                 train_split_path: str | Path, out_objects: str | Path, out_metrics: str | Path,
                 out_reliability: str | Path, out_coverage: str | Path, settings: UncertaintySettings,
                 threads: int | None = None) -> dict:
-    """Score every labelled test object by ``method`` (sampling.METHODS; ``ensemble`` joins the models of
+    """Score every labelled test object by ``method`` (astroflow.uncertainty.METHODS; ``ensemble`` joins the models of
     ``model_paths``, the other methods take one) and write: the per-object table (mean probabilities, prediction,
     every score), metrics.json, reliability bins and risk-coverage points (CSV, the report's figure data).
     Temperature scaling is fitted on the fine-tuning run's validation objects. Returns the metrics."""
-    if method not in METHODS:
-        raise ConfigError("uncertainty.methods", f"{method!r} is not one of {METHODS}")
     use_threads(threads)
     models, card = members_of(model_paths)
     store = LightCurveStore(store_path)
