@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from astroflow.errors import InputError
+from astroflow.models import HSA_SUFFIX
 from astroflow.models.card import ModelCard
 from astroflow.store import LightCurveStore
 from astroflow.train import artifacts
@@ -98,8 +99,10 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     for name, score in per_object.items():
         table[name] = score.astype(np.float32)
     table.to_parquet(out_objects, index=False)
-    metrics = ({k: getattr(card, k) for k in RUN_KEYS} | {"method": method, "members": len(models),
-                                                          "seconds": seconds}
+    # Rows of one model: the stochastic attention methods sample its *-hsa twin, named apart as sampled_model.
+    metrics = ({k: getattr(card, k) for k in RUN_KEYS} | {"model": card.model.removesuffix(HSA_SUFFIX),
+                                                          "sampled_model": card.model, "method": method,
+                                                          "members": len(models), "seconds": seconds}
                | classification_metrics(label, mean.argmax(axis=1), card.class_names) | metrics
                | {"settings": asdict(settings)})
     Path(out_metrics).write_text(json.dumps(metrics, indent=2))
