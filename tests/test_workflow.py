@@ -98,20 +98,20 @@ def test_uncertainty_scores_every_test_object_by_every_method(ci_run):
     assert set(table["method"]) == {"deterministic", "mc_dropout", "hsa", "ha_mc_dropout", "ensemble"}
     assert set(table.loc[table["method"] == "deterministic", "score"]) == {"max_p", "entropy"}
     assert table.loc[table["method"] == "deterministic", "cost"].eq(1).all()
-    run = results / "uncertainty" / "astromer-tiny" / "scratch" / "n4" / "f0" / "s0"
-    evaluated = pd.read_parquet(results / "evaluate" / "astromer-tiny" / "scratch" / "n4" / "f0" / "s0"
-                                / "predictions.parquet")
+    run = results / "uncertainty" / "astromer-tiny" / "pretrained" / "n4" / "f0" / "s0"
+    split = pd.read_parquet(results / "split.parquet")
+    test = set(split.loc[split["role"] == "test", "object_id"])
     for method in ("mc_dropout", "ensemble"):
         objects = pd.read_parquet(run / method / "objects.parquet")
-        assert objects["object_id"].tolist() == evaluated["object_id"].tolist()
+        assert set(objects["object_id"]) == test and objects["object_id"].is_unique
         assert {"smp", "pv", "bald", "entropy"} <= set(objects.columns) and objects["pv"].ge(0).all()
         metrics = json.loads((run / method / "metrics.json").read_text())
         assert metrics["members"] == (2 if method == "ensemble" else 1) and metrics["passes"] == (
             2 if method == "ensemble" else 3)
         assert 0 <= metrics["calibrated"]["ece"] <= 1 and metrics["temperature"] > 0
         assert set(pd.read_csv(run / method / "coverage.csv")["score"]) == {"smp", "pv", "bald", "entropy"}
-    assert (results / "finetune" / "astromer-tiny-hsa" / "scratch" / "n4" / "f0" / "s0" / "model.pt").is_file()
-    assert (results / "finetune" / "astromer-tiny" / "scratch" / "n4" / "f0" / "s1" / "model.pt").is_file()
+    assert (results / "pretrain" / "astromer-tiny-hsa" / "s0" / "model.pt").is_file()  # HSA from pretraining on
+    assert (results / "finetune" / "astromer-tiny" / "pretrained" / "n4" / "f0" / "s1" / "model.pt").is_file()
 
 
 @pytest.mark.workflow
