@@ -189,3 +189,8 @@ def build(out_store: str | Path, out_qc: str | Path, settings: dict, *, simulate
     log.info("%d spectra kept, %d dropped: %s", int(qc["kept"].sum()), int((~qc["kept"]).sum()),
              qc.loc[~qc["kept"], "reason"].str.split(" ").str[0].value_counts().to_dict())
     return qc
+
+
+def text(ds: xr.Dataset, name: str) -> np.ndarray:
+    """A text variable of the store as a numpy array of str (stored as variable-length UTF-8)."""
+    return np.asarray(ds[name].values.tolist(), dtype=str)
