@@ -34,10 +34,13 @@ include: "workflow/rules/predict.smk"
 include: "workflow/rules/uncertainty.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/stellar.smk"
+include: "workflow/rules/spectra_data.smk"
+include: "workflow/rules/spectra_models.smk"
 
 
 rule all:
     input:
         all_targets(),
         STELLAR_TARGETS,
+        spectra_targets(),
     default_target: True

@@ -11,8 +11,8 @@ from torch import Tensor, nn
 
 @dataclass
 class SpectrumCNNConfig:
-    channels: tuple[int, ...] = (16, 32, 64, 96)
-    kernel: int = 9
+    channels: tuple[int, ...] = (8, 16, 32, 64)
+    kernel: int = 7
     stride: int = 2
     dropout: float = 0.1
     n_outputs: int = 1

@@ -48,7 +48,7 @@ class Spectromer(nn.Module):
 
 
 PRESETS = {
-    "spectromer-micro": SpectromerConfig("vit_tiny_patch16_224", image_size=96, embed_dim=96, depth=3, num_heads=3,
+    "spectromer-micro": SpectromerConfig("vit_tiny_patch16_224", image_size=64, embed_dim=64, depth=3, num_heads=2,
                                          patch_size=8, drop_path_rate=0.0),
     "spectromer-tiny": SpectromerConfig("vit_tiny_patch16_224"),
     "spectromer-base": SpectromerConfig("vit_base_patch16_224"),
