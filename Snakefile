@@ -34,6 +34,7 @@ include: "workflow/rules/predict.smk"
 include: "workflow/rules/uncertainty.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/stellar.smk"
+include: "workflow/rules/spectra_common.smk"
 include: "workflow/rules/spectra_data.smk"
 include: "workflow/rules/spectra_models.smk"
 

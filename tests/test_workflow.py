@@ -205,3 +205,19 @@ def test_ztf_bts_config_ingests_the_real_sample(realdata_dir, tmp_path):
     assert set(summary["objects_per_class"]) == {"Ia", "II", "Ibc", "Other"}
     objects = xr.open_zarr(tmp_path / "results" / "ztf_bts" / "lightcurves.zarr")["split"].values
     assert 530 <= (objects == "test").sum() <= 542
+
+
+@pytest.mark.workflow
+def test_spectra_branch_scores_every_model_on_one_split(ci_run):
+    results = ci_run / "results" / "specci" / "spectra"
+    ds = xr.open_zarr(results / "store.zarr")
+    assert ds["flux"].dims == ("object", "pixel") and ds.sizes["object"] == int(
+        pd.read_parquet(results / "qc.parquet")["kept"].sum())
+    table = pd.read_csv(results / "report" / "comparison.csv")
+    assert table["model"].tolist() == ["spectromer-micro", "spectrum-cnn", "forest", "svm"]
+    assert table["class_macro_f1_mean"].between(0, 1).all() and table["runs"].eq(1).all()
+    ids = [pd.read_parquet(results / "evaluate" / m / "s0" / "predictions.parquet")["object_id"].tolist()
+           for m in table["model"]]
+    assert all(i == ids[0] for i in ids) and len(ids[0]) > 0
+    metrics = json.loads((results / "evaluate" / "forest" / "s0" / "metrics.json").read_text())
+    assert len(metrics["class"]["confusion_matrix"]) == 3 and "success_rate" in metrics["redshift"]

@@ -93,6 +93,17 @@ def _stellar(args) -> None:
         print(table.loc[flagged, "note"].value_counts().to_string())
 
 
+def _spectra_predict(args) -> None:
+    """Classify spectrum files (SDSS, LAMOST, DESI) and estimate their redshifts with a trained spectrum model."""
+    from astroflow.spectra.predict import predict_files
+
+    table = predict_files(args.model, args.format, args.path, args.out)
+    done = table["note"] == ""
+    print(f"{int(done.sum())} spectra classified, {int((~done).sum())} not (see the note column); wrote {args.out}")
+    if done.any():
+        print(table.loc[done, "class_pred"].value_counts().to_string())
+
+
 def _pull(args) -> None:
     from astroflow.pull import pull
 
@@ -137,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draws", type=int, default=50, help="input-error draws per star (each through every member)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_stellar)
+    p = sub.add_parser("spectra-predict", help="class, subclass and redshift of spectrum files with a spectrum model")
+    p.add_argument("model", help="a trained spectrum model (results/<dataset>/spectra/train/.../model.pt or .joblib)")
+    p.add_argument("format", choices=["sdss", "lamost", "desi"])
+    p.add_argument("path", help="a spectrum file or a folder of them")
+    p.add_argument("--out", default="spectra_predictions.parquet", help="output table (.parquet, or .csv)")
+    p.set_defaults(run=_spectra_predict)
     p = sub.add_parser("pull", help="dvc pull, then mark the pulled artifacts up to date for Snakemake")
     p.add_argument("--configfile", nargs="+", help="config files, as given to snakemake")
     p.set_defaults(run=_pull)

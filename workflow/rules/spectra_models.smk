@@ -1,43 +1,6 @@
 # The spectra branch's models on one split: Spectromer (ViT on spectrum images) and the 1-D CNN (PyTorch, model.pt),
 # the random forest and SVM baselines (scikit-learn, model.joblib); scored on the test objects and on the transfer
 # data sets (e.g. real spectra), and compared in one table.
-SPECTRA_RUN = "{model}/s{seed}"
-SPECTRA_NETWORK_NAMES = "|".join(re.escape(n) for n in SPECTRA_NETWORKS)
-SPECTRA_BASELINE_NAMES = "|".join(SPECTRA_BASELINES)
-
-
-def spectra_train_settings(wildcards):
-    """The training settings a model uses (only its own overrides; the baselines' own settings)."""
-    t = SPECTRA["train"]
-    labels = {k: t[k] for k in ("regression", "log1p_z")}
-    if wildcards.model in SPECTRA_BASELINES:
-        own = {"forest": "forest_trees", "svm": "svm_c"}[wildcards.model]
-        return {**labels, "features_bin": t["features_bin"], own: t[own]}
-    overrides = {wildcards.model: t["model_overrides"][wildcards.model]} if wildcards.model in t[
-        "model_overrides"] else {}
-    return {k: v for k, v in t.items() if k not in ("features_bin", "forest_trees", "svm_c", "model_overrides")} | {
-        "model_overrides": overrides}
-
-
-def spectra_model_file(wildcards):
-    ext = "joblib" if wildcards.model in SPECTRA_BASELINES else "pt"
-    return f"{RESULTS}/{wildcards.dataset}/spectra/train/{wildcards.model}/s{wildcards.seed}/model.{ext}"
-
-
-def spectra_metrics(dataset, target=None):
-    where = "evaluate" if target is None else f"transfer/{target}"
-    return [f"{RESULTS}/{dataset}/spectra/{where}/{m}/s{s}/metrics.json" for m in SPECTRA["models"]
-            for s in SPECTRA["seeds"]]
-
-
-def spectra_targets():
-    d = SPECTRA["dataset"]
-    if not d:
-        return []
-    return [f"{RESULTS}/{d}/spectra/report/comparison.csv"] + [
-        f"{RESULTS}/{d}/spectra/report/transfer_{t}.csv" for t in SPECTRA["transfer"]]
-
-
 for _name, _ext, _models in (("spectra_train", "pt", SPECTRA_NETWORK_NAMES),
                              ("spectra_baseline", "joblib", SPECTRA_BASELINE_NAMES)):
 

@@ -41,6 +41,7 @@ class SpectraTrainConfig:
     forest_trees: int = 200
     svm_c: float = 10.0
     model_overrides: dict = field(default_factory=dict)
+    image_weights: dict = field(default_factory=dict)  # Spectromer preset -> local pretrained weights file
 
 
 def split(store: str | Path, out: str | Path, seed: int, test_fraction: float, validation_fraction: float) -> None:
@@ -172,6 +173,10 @@ def train(name: str, seed: int, store: str | Path, split_path: str | Path, out_m
                        train_rows, val_rows, card, config.batch_size, config.regression_weight)
     torch.manual_seed(seed)
     model = build(card)
+    if config.image_weights.get(name):
+        from astroflow.models.vision import load_pretrained
+
+        load_pretrained(model.net, config.image_weights[name])
     trainer = Trainer(TrainConfig(max_steps=config.max_steps, batch_size=config.batch_size, lr=config.lr,
                                   weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
                                   eval_every=config.eval_every, checkpoint_every=config.eval_every,
