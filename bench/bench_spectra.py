@@ -80,7 +80,7 @@ def main() -> None:
             if ext == "joblib":
                 rates[f"train_{model}"] = n_train / (time.process_time() - start)
             card, fitted = load(path)
-            rates[f"infer_{model}"] = cpu_rate(args.spectra, lambda: predict(card, fitted, ds, rows))
+            rates[f"infer_{model}"] = cpu_rate(args.spectra, lambda c=card, f=fitted: predict(c, f, ds, rows))
     for name, value in rates.items():
         print(f"{name:28s} {value:10.1f} spectra per CPU-second")
     print(f"ratio train ViT / CNN      {rates['train_vit'] / rates['train_cnn']:.2f}")

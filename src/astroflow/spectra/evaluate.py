@@ -89,7 +89,7 @@ def redshift_metrics(z_true: np.ndarray, z_pred: np.ndarray, spec_class: np.ndar
             return {"n": 0}
         dz = (p - t) / (1 + t)
         limit = np.array([SUCCESS.get(k, SUCCESS_DEFAULT) for k in c])
-        return {"n": int(len(t)), "r2": float(r2_score(t, p)) if len(t) > 1 else float("nan"),
+        return {"n": len(t), "r2": float(r2_score(t, p)) if len(t) > 1 else float("nan"),
                 "nmad": float(1.4826 * np.median(np.abs(dz - np.median(dz)))),
                 "outlier_fraction": float(np.mean(np.abs(dz) > OUTLIER)),
                 "success_rate": float(np.mean(np.abs(dz) < limit))}

@@ -35,7 +35,7 @@ class Grid:
 
     @property
     def n(self) -> int:
-        return int(round((self.stop - self.start) / self.step)) + 1
+        return round((self.stop - self.start) / self.step) + 1
 
     @cached_property
     def loglam(self) -> np.ndarray:

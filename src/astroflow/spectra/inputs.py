@@ -70,14 +70,14 @@ def features(ds: xr.Dataset, index: np.ndarray, factor: int) -> np.ndarray:
     return binned(norm, np.where(good, ivar, 0.0), good, factor)[0]
 
 
-def images(ds: xr.Dataset, index: np.ndarray, kind: str, size: int) -> np.ndarray:
+def images(ds: xr.Dataset, index: np.ndarray, kind: str, size: int, line_width: float = 1.0) -> np.ndarray:
     """(objects, size, size, 3) uint8 spectrum images (represent/spectrum_images.py) of binned spectra."""
     flux, ivar, mask = _arrays(ds, index)
     norm, good = normalised(flux, ivar, mask)
     factor = max(1, flux.shape[1] // (3 * size))
-    mean, weight, ok = binned(norm, np.where(good, ivar, 0.0), good, factor)
+    mean, _weight, ok = binned(norm, np.where(good, ivar, 0.0), good, factor)
     loglam = ds["loglam"].values[: mean.shape[1] * factor].reshape(-1, factor).mean(axis=1)
-    return render_spectra(mean, loglam, mask=(~ok).astype(np.uint8), kind=kind, size=size)
+    return render_spectra(mean, loglam, mask=(~ok).astype(np.uint8), kind=kind, size=size, line_width=line_width)
 
 
 def _arrays(ds: xr.Dataset, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ class SpectraTrainConfig:
     log1p_z: bool = True  # regress log(1 + z) rather than z
     regression_weight: float = 1.0  # weight of the regression loss beside the two cross-entropies
     features_bin: int = 8  # baselines: pixels averaged per feature
-    forest_trees: int = 200
+    forest_trees: int = 100
     svm_c: float = 10.0
     model_overrides: dict = field(default_factory=dict)
     image_weights: dict = field(default_factory=dict)  # Spectromer preset -> local pretrained weights file
@@ -53,8 +53,8 @@ def split(store: str | Path, out: str | Path, seed: int, test_fraction: float, v
     assignment = np.full(len(family), "train", dtype=object)
     for group in sorted(set(family)):
         rows = rng.permutation(np.flatnonzero(np.asarray(family) == group))
-        n_test = int(round(test_fraction * len(rows)))
-        n_val = int(round(validation_fraction * (len(rows) - n_test)))
+        n_test = round(test_fraction * len(rows))
+        n_val = round(validation_fraction * (len(rows) - n_test))
         assignment[rows[:n_test]] = "test"
         assignment[rows[n_test:n_test + n_val]] = "validation"
     pd.DataFrame({"object_id": text(ds, "object_id"), "split": assignment}).to_parquet(out, index=False)
@@ -80,7 +80,8 @@ def model_inputs(ds: xr.Dataset, card: SpectrumCard, rows: np.ndarray) -> np.nda
     if card.model in BASELINES:
         return inputs.features(ds, rows, card.features_bin)
     if input_key(card) == "image":
-        return inputs.images(ds, rows, card.settings["kind"], card.settings["image_size"])
+        return inputs.images(ds, rows, card.settings["kind"], card.settings["image_size"],
+                             card.settings["line_width"])
     return inputs.vectors(ds, rows)
 
 

@@ -19,6 +19,7 @@ class SpectromerConfig:
     architecture: str = "vit_base_patch16_224"
     image_size: int = 224
     kind: str = "segments"  # spectrum drawing (represent/spectrum_images.py KINDS)
+    line_width: float = 1.0  # pixels
     embed_dim: int | None = None
     depth: int | None = None
     num_heads: int | None = None
