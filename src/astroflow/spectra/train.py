@@ -27,7 +27,7 @@ log = logging.getLogger("astroflow.spectra")
 class SpectraTrainConfig:
     """Optimisation (TrainConfig fields) and what is predicted."""
 
-    max_steps: int = 300
+    max_steps: int = 400
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.05

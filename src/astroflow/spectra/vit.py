@@ -50,7 +50,8 @@ class Spectromer(nn.Module):
 
 PRESETS = {
     "spectromer-micro": SpectromerConfig("vit_tiny_patch16_224", image_size=64, embed_dim=64, depth=3, num_heads=2,
-                                         patch_size=8, drop_path_rate=0.0),
+                                         patch_size=8, drop_path_rate=0.0, kind="line",
+                                         line_width=2.0),
     "spectromer-tiny": SpectromerConfig("vit_tiny_patch16_224"),
     "spectromer-base": SpectromerConfig("vit_base_patch16_224"),
 }
