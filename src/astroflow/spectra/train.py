@@ -137,8 +137,8 @@ class SpectraTask:
         reg_loss = (error ** 2).sum() / known.sum().clamp(min=1)
         loss = class_loss + sub_loss + self.weight * reg_loss
         accuracy = (class_logits.argmax(1) == batch["class"]).float().mean()
-        return loss, {"class_loss": float(class_loss), "subclass_loss": float(sub_loss),
-                      "regression_loss": float(reg_loss), "accuracy": float(accuracy)}
+        return loss, {"class_loss": class_loss.item(), "subclass_loss": sub_loss.item(),
+                      "regression_loss": reg_loss.item(), "accuracy": accuracy.item()}
 
     def loss(self, model: nn.Module, batch: Batch, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         return self._losses(model, batch)
