@@ -12,7 +12,7 @@ def spectra_source(wildcards):
         raise ConfigError("spectra.datasets", f"no spectra data set {wildcards.dataset!r}")
     d = SPECTRA["datasets"][wildcards.dataset]
     if "simulate" in d:
-        return {"simulate": d["simulate"]}
+        return {"simulate": canonical(d["simulate"])}
     if "format" not in d or "path" not in d:
         raise ConfigError(f"spectra.datasets.{wildcards.dataset}", "give simulate, or format and path")
     path = expand_path(d["path"], config, f"spectra.datasets.{wildcards.dataset}.path")
@@ -30,10 +30,10 @@ def spectra_train_settings(wildcards):
     labels = {k: t[k] for k in ("regression", "log1p_z")}
     if wildcards.model in SPECTRA_BASELINES:
         own = {"forest": "forest_trees", "svm": "svm_c"}[wildcards.model]
-        return {**labels, "features_bin": t["features_bin"], own: t[own]}
+        return canonical({**labels, "features_bin": t["features_bin"], own: t[own]})
     own = {key: {wildcards.model: t[key][wildcards.model]} if wildcards.model in t[key] else {}
            for key in ("model_overrides", "image_weights")}
-    return {k: v for k, v in t.items() if k not in ("features_bin", "forest_trees", "svm_c", *own)} | own
+    return canonical({k: v for k, v in t.items() if k not in ("features_bin", "forest_trees", "svm_c", *own)} | own)
 
 
 def spectra_model_file(wildcards):

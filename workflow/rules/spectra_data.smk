@@ -6,7 +6,7 @@ rule spectra_store:
         qc=f"{SPECTRA_DIR}/qc.parquet",
     params:
         source=spectra_source,
-        store=SPECTRA["store"],
+        store=canonical(SPECTRA["store"]),
     log:
         f"{RESULTS}/logs/{{dataset}}/spectra/store.log",
     benchmark:
@@ -26,7 +26,7 @@ rule spectra_split:
     output:
         f"{SPECTRA_DIR}/split.parquet",
     params:
-        split=SPECTRA["split"],
+        split=canonical(SPECTRA["split"]),
     log:
         f"{RESULTS}/logs/{{dataset}}/spectra/split.log",
     conda:
