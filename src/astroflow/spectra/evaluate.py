@@ -15,6 +15,7 @@ import xarray as xr
 from sklearn.metrics import r2_score
 
 from astroflow.errors import InputError
+from astroflow.models.card import CARD_KEY, STATE_KEY
 from astroflow.spectra import inputs
 from astroflow.spectra.models import BASELINES, SpectrumCard, build
 from astroflow.spectra.store import open_store, text
@@ -38,11 +39,11 @@ def load(path: str | Path) -> tuple[SpectrumCard, object]:
             saved = joblib.load(path)
             return SpectrumCard.from_dict(saved["card"], path), saved["models"]
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        card = SpectrumCard.from_dict(saved["card"], path)
+        card = SpectrumCard.from_dict(saved[CARD_KEY], path)
     except (OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError, RuntimeError) as error:
         raise InputError(path, f"not a spectrum model ({type(error).__name__}: {error})") from None
     model = build(card)
-    model.load_state_dict(saved["state"])
+    model.load_state_dict(saved[STATE_KEY])
     return card, model.eval()
 
 

@@ -3,7 +3,7 @@ and the random forest and SVM baselines, all on the same train / validation / te
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ import xarray as xr
 from torch import Tensor, nn
 
 from astroflow.errors import InputError
+from astroflow.models.card import CARD_KEY, STATE_KEY
 from astroflow.provenance import config_hash, sha256_file, sha256_tree
 from astroflow.spectra import inputs
 from astroflow.spectra.models import BASELINES, NETWORKS, SpectrumCard, build, network_settings
@@ -24,15 +25,13 @@ log = logging.getLogger("astroflow.spectra")
 
 
 @dataclass
-class SpectraTrainConfig:
-    """Optimisation (TrainConfig fields) and what is predicted."""
+class SpectraTrainConfig(TrainConfig):
+    """Optimisation (the trainer's settings, with defaults sized for the spectra) and what is predicted."""
 
     max_steps: int = 400
     batch_size: int = 32
-    lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_steps: int = 30
-    eval_every: int = 50
     patience: int = 0
     regression: list[str] = field(default_factory=lambda: ["z", "teff", "logg", "feh"])
     log1p_z: bool = True  # regress log(1 + z) rather than z
@@ -178,13 +177,12 @@ def train(name: str, seed: int, store: str | Path, split_path: str | Path, out_m
         from astroflow.models.vision import load_pretrained
 
         load_pretrained(model.net, config.image_weights[name])
-    trainer = Trainer(TrainConfig(max_steps=config.max_steps, batch_size=config.batch_size, lr=config.lr,
-                                  weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
-                                  eval_every=config.eval_every, checkpoint_every=config.eval_every,
-                                  patience=config.patience, seed=seed), workdir, run_id=card.config_hash + name)
+    optimisation = {f.name: getattr(config, f.name) for f in fields(TrainConfig)}
+    trainer = Trainer(TrainConfig(**optimisation | {"checkpoint_every": config.eval_every, "seed": seed}), workdir,
+                      run_id=card.config_hash + name)
     trainer.fit(model, task)
     Path(out_model).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"card": card.to_dict(), "state": model.state_dict()}, out_model)
+    torch.save({CARD_KEY: card.to_dict(), STATE_KEY: model.state_dict()}, out_model)
     Path(out_metrics).write_bytes(trainer.metrics_path.read_bytes())
 
 
