@@ -124,7 +124,7 @@ class SpectraTask:
     def _rows(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         return {self.key: self.x[rows], **{k: v[rows] for k, v in self.targets.items()}}
 
-    def batch(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def batch(self, rng: np.random.Generator, step: int) -> dict[str, np.ndarray]:
         return self._rows(rng.choice(self.train, self.batch_size))
 
     def _losses(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
