@@ -68,16 +68,20 @@ def test_training_stages_evaluate_pretrained_and_scratch(ci_run):
 
 @pytest.mark.workflow
 def test_comparison_table_lists_every_model(ci_run):
-    table = pd.read_csv(ci_run / "results" / "ci" / "report" / "comparison.csv")
+    table = pd.read_csv(ci_run / "results" / "ci" / "report" / "comparison.csv", keep_default_na=False)
+    chance = table[table["model"] == "chance"]
+    assert set(chance["init"]) == {"uniform guess", "majority class"} and (chance["test_objects"] > 0).all()
+    table = table[table["model"] != "chance"]
     expected = {("astromer-tiny", "pretrained"), ("astromer-tiny", "scratch"), ("rnn", "scratch"), ("cnn", "scratch"),
                 ("vit-micro", "scratch"), ("swinv2-micro-grid", "scratch"), ("forest", "scratch")}
     assert set(zip(table["model"], table["init"])) == expected
     assert table["runs"].eq(1).all() and table["macro_f1_mean"].between(0, 1).all()
+    assert (table["macro_f1_se"] > 0).any() and table["test_objects"].eq(chance["test_objects"].iloc[0]).all()
     forest = ci_run / "results" / "ci" / "evaluate" / "forest" / "scratch" / "n4" / "f0" / "s0"
     rnn = ci_run / "results" / "ci" / "evaluate" / "rnn" / "scratch" / "n4" / "f0" / "s0"
     assert (pd.read_parquet(forest / "predictions.parquet").columns == pd.read_parquet(
         rnn / "predictions.parquet").columns).all()
-    assert "| forest | scratch | 4 | 1 |" in (ci_run / "results" / "ci" / "report" / "comparison.md").read_text()
+    assert "| forest | scratch | 4 | 1 | " in (ci_run / "results" / "ci" / "report" / "comparison.md").read_text()
 
 
 @pytest.mark.workflow

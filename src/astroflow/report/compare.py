@@ -1,7 +1,9 @@
 """The comparison table: every classifier's test scores on the same splits, mean +- std over folds and seeds.
 
 Each evaluation writes a metrics.json (train/stages.evaluate, train/forest.evaluate) naming its run (model, init,
-n_per_class, fold, seed); runs differing only in fold and seed are one row.
+n_per_class, fold, seed) with its confusion matrix; runs differing only in fold and seed are one row. Besides the
+spread over runs, each score has a standard error from the finite test set (a bootstrap over the test objects,
+drawn from the confusion matrix), the number of test objects, and chance levels from the test objects' classes.
 """
 from __future__ import annotations
 
@@ -9,17 +11,19 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from astroflow.errors import InputError
 
 KEYS = ["model", "init", "n_per_class"]
 SCORES = ["macro_f1", "accuracy"]
-COLUMNS = [*KEYS, "fold", "seed", "n_objects", *SCORES]  # what runs() reads of each metrics.json
+COLUMNS = [*KEYS, "fold", "seed", "n_objects", *SCORES, "confusion_matrix"]  # what runs() reads of a metrics.json
+BOOTSTRAP = 500  # resamples of the test set per run
 
 
 def runs(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per evaluation: its run keys, fold, seed, test objects and scores."""
+    """One row per evaluation: its run keys, fold, seed, test objects, scores and confusion matrix."""
     rows = []
     for path in paths:
         try:
@@ -30,29 +34,83 @@ def runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def scores(confusion: np.ndarray) -> np.ndarray:
+    """(macro-F1 over the classes with true objects, accuracy) of confusion matrices (..., true, predicted)."""
+    true, pred, hit = confusion.sum(-1), confusion.sum(-2), np.diagonal(confusion, axis1=-2, axis2=-1)
+    f1 = np.divide(2 * hit, true + pred, out=np.zeros(hit.shape), where=(true + pred) > 0)
+    present = true > 0
+    macro = (f1 * present).sum(-1) / np.maximum(present.sum(-1), 1)
+    return np.stack([macro, hit.sum(-1) / np.maximum(true.sum(-1), 1)], axis=-1)
+
+
+def bootstrap_se(confusion: list, seed: int = 0) -> tuple[float, float]:
+    """Standard errors of (macro-F1, accuracy) from resampling the test objects, i.e. the cells of the confusion
+    matrix with their counts; NaN without a matrix. The class set of the macro average follows each resample."""
+    matrix = np.asarray(confusion, dtype=np.float64)
+    n = matrix.sum()
+    if matrix.ndim != 2 or n == 0:
+        return np.nan, np.nan
+    draws = np.random.default_rng(seed).multinomial(int(n), (matrix / n).ravel(), size=BOOTSTRAP)
+    return tuple(scores(draws.reshape(BOOTSTRAP, *matrix.shape)).std(axis=0, ddof=1))
+
+
+def chance(confusion: list) -> dict[str, tuple[float, float]]:
+    """(macro-F1, accuracy) of guessing, from the test objects' classes (the confusion matrix's row sums):
+    a uniform random guess (expected precision: the class's share; recall 1/K over the K classes of the model) and
+    always the most common class."""
+    true = np.asarray(confusion, dtype=np.float64).sum(axis=1)
+    share = true / true.sum()
+    present = share > 0
+    k = len(share)
+    uniform_f1 = 2 * share * (1 / k) / (share + 1 / k)
+    top = share.max()
+    return {"uniform guess": (float(uniform_f1[present].mean()), 1 / k),
+            "majority class": (float(2 * top / (1 + top) / present.sum()), float(top))}
+
+
 def comparison(table: pd.DataFrame) -> pd.DataFrame:
     """Mean and sample standard deviation (NaN for a single run) of every score per (model, init, n_per_class),
-    with the number of runs; labelled-set sizes in increasing order, ``all`` last."""
+    with the number of runs, test objects, and the test-sampling standard error of the mean; labelled-set sizes in
+    increasing order, ``all`` last; then the chance levels of the test objects (model ``chance``)."""
     table = table.assign(n_per_class=table["n_per_class"].astype(str))
-    grouped = table.groupby(KEYS, sort=False)[SCORES]
-    out = grouped.mean().add_suffix("_mean").join(grouped.std().add_suffix("_std"))
-    out["runs"] = table.groupby(KEYS, sort=False).size()
+    se = np.array([bootstrap_se(m) for m in table["confusion_matrix"]]).reshape(-1, len(SCORES))
+    table = table.assign(**{f"{s}_se2": se[:, i] ** 2 for i, s in enumerate(SCORES)})
+    grouped = table.groupby(KEYS, sort=False)
+    out = grouped[SCORES].mean().add_suffix("_mean").join(grouped[SCORES].std().add_suffix("_std"))
+    out["runs"] = grouped.size()
+    out["test_objects"] = grouped["n_objects"].max()
+    for s in SCORES:
+        out[f"{s}_se"] = np.sqrt(grouped[f"{s}_se2"].sum(min_count=1)) / out["runs"]
     out = out.reset_index()
     size = pd.to_numeric(out["n_per_class"], errors="coerce").fillna(float("inf"))
     order = out.assign(_size=size).sort_values(["_size", "macro_f1_mean"], ascending=[True, False]).index
-    return out.loc[order, [*KEYS, "runs", *(f"{s}_{a}" for s in SCORES for a in ("mean", "std"))]].reset_index(
-        drop=True)
+    columns = [*KEYS, "runs", "test_objects", *(f"{s}_{a}" for s in SCORES for a in ("mean", "std", "se"))]
+    out = out.loc[order, columns].reset_index(drop=True)
+    if len(table) and len(table["confusion_matrix"].iloc[0]):
+        levels = chance(table["confusion_matrix"].iloc[0])
+        guesses = pd.DataFrame([{"model": "chance", "init": name, "n_per_class": "", "runs": 0,
+                                 "test_objects": int(table["n_objects"].iloc[0]), "macro_f1_mean": f1,
+                                 "accuracy_mean": accuracy} for name, (f1, accuracy) in levels.items()])
+        out = pd.concat([out, guesses.reindex(columns=columns)], ignore_index=True)
+    return out
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """The comparison as a Markdown table with ``mean ± std`` cells (no std for one run)."""
-    def cell(mean: float, std: float) -> str:
-        return f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+    """The comparison as a Markdown table: ``mean ± std`` over runs, or with one run (marked *) ``± se``, the test
+    set's bootstrap standard error; chance levels without ±."""
+    def cell(r, score: str) -> str:
+        mean, std, se = (getattr(r, f"{score}_{a}") for a in ("mean", "std", "se"))
+        if r.model == "chance" or (pd.isna(std) and pd.isna(se)):
+            return f"{mean:.3f}"
+        return f"{mean:.3f} ± {std:.3f}" if r.runs > 1 else f"{mean:.3f} ± {se:.3f}*"
 
-    lines = ["| model | init | labelled per class | runs | macro-F1 | accuracy |", "|---|---|---|---|---|---|"]
+    lines = ["| model | init | labelled per class | runs | test objects | macro-F1 | accuracy |",
+             "|---|---|---|---|---|---|---|"]
     for r in table.itertuples(index=False):
-        lines.append(f"| {r.model} | {r.init} | {r.n_per_class} | {r.runs} | {cell(r.macro_f1_mean, r.macro_f1_std)} "
-                     f"| {cell(r.accuracy_mean, r.accuracy_std)} |")
+        lines.append(f"| {r.model} | {r.init} | {r.n_per_class} | {r.runs} | {r.test_objects} "
+                     f"| {cell(r, 'macro_f1')} | {cell(r, 'accuracy')} |")
+    lines += ["", "± is the standard deviation over runs (folds x seeds); * one run: the bootstrap standard error "
+              "over the test objects. chance: a uniform random guess, and always the most common test class."]
     return "\n".join(lines) + "\n"
 
 
