@@ -68,7 +68,7 @@ def test_training_stages_evaluate_pretrained_and_scratch(ci_run):
 
 @pytest.mark.workflow
 def test_comparison_table_lists_every_model(ci_run):
-    table = pd.read_csv(ci_run / "results" / "ci" / "report" / "comparison.csv", keep_default_na=False)
+    table = pd.read_csv(ci_run / "results" / "ci" / "report" / "comparison.csv")
     chance = table[table["model"] == "chance"]
     assert set(chance["init"]) == {"uniform guess", "majority class"} and (chance["test_objects"] > 0).all()
     table = table[table["model"] != "chance"]
