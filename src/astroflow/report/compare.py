@@ -22,16 +22,16 @@ COLUMNS = [*KEYS, "fold", "seed", "n_objects", *SCORES, "confusion_matrix"]  # w
 BOOTSTRAP = 500  # resamples of the test set per run
 
 
-def runs(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per evaluation: its run keys, fold, seed, test objects, scores and confusion matrix."""
+def runs(paths: Iterable[str | Path], columns: list[str] = COLUMNS) -> pd.DataFrame:
+    """One row per evaluation: its run keys, fold, seed, test objects, scores and confusion matrix (``columns``)."""
     rows = []
     for path in paths:
         try:
             metrics = json.loads(Path(path).read_text())
-            rows.append({k: metrics[k] for k in COLUMNS})
+            rows.append({k: metrics[k] for k in columns})
         except (OSError, ValueError, KeyError) as err:
             raise InputError(path, f"is not an evaluation's metrics.json ({err})") from err
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def scores(confusion: np.ndarray) -> np.ndarray:
