@@ -1,6 +1,6 @@
 from astroflow.logs import logged
-from astroflow.represent.materialize import example_figure
+from astroflow.report.inputs import example_inputs
 
 with logged(snakemake.log[0]):
-    example_figure(snakemake.input[0], snakemake.wildcards.representation, snakemake.params.represent,
+    example_inputs(snakemake.input[0], snakemake.wildcards.representation, snakemake.params.represent,
                    snakemake.output[0])

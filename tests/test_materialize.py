@@ -8,7 +8,7 @@ import xarray as xr
 import yaml
 
 from astroflow.clean import clean
-from astroflow.represent.materialize import NAMES, build, example_figure, materialize
+from astroflow.represent.materialize import NAMES, build, materialize
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from conftest import ROOT
@@ -66,9 +66,3 @@ def test_images_are_uint8_rgb(store, params, tmp_path):
 def test_unknown_representation(store, params):
     with pytest.raises(ValueError, match="unknown representation"):
         build("spectrogram", LightCurveStore(store).load(), params)
-
-
-def test_example_figure(store, params, tmp_path):
-    out = tmp_path / "fig" / "examples.png"
-    example_figure(store, "dmdt", params, out)
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000

@@ -109,8 +109,8 @@ def markdown(table: pd.DataFrame) -> str:
     for r in table.itertuples(index=False):
         lines.append(f"| {r.model} | {r.init} | {r.n_per_class} | {r.runs} | {r.test_objects} "
                      f"| {cell(r, 'macro_f1')} | {cell(r, 'accuracy')} |")
-    lines += ["", "± is the standard deviation over runs (folds x seeds); * one run: the bootstrap standard error "
-              "over the test objects. chance: a uniform random guess, and always the most common test class."]
+    lines += ["", ("± is the standard deviation over runs (folds x seeds); * one run: the bootstrap standard error "
+                   "over the test objects. chance: a uniform random guess, and always the most common test class.")]
     return "\n".join(lines) + "\n"
 
 

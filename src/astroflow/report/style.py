@@ -10,12 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
-import numpy as np  # noqa: E402
-
-from astroflow.represent.images import BAND_COLOURS  # noqa: E402
+from astroflow.represent.images import BAND_COLOURS
 
 RC = {
     "figure.dpi": 100,
@@ -41,20 +39,19 @@ CONFUSION = "Blues"
 
 
 def figure(rows: int = 1, cols: int = 1, panel: tuple[float, float] = PANEL, **kwargs):
-    """A figure of ``rows`` x ``cols`` panels in the report's style; axes always a 2-D array."""
-    plt.rcParams.update(RC)
-    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False,
-                             layout="constrained", **kwargs)
-    return fig, axes
+    """A figure of ``rows`` x ``cols`` panels in the report's style; axes always a 2-D array. A plain Figure (no
+    pyplot), so no display backend is involved and nothing stays open."""
+    matplotlib.rcParams.update(RC)
+    fig = Figure(figsize=(panel[0] * cols, panel[1] * rows), layout="constrained")
+    return fig, fig.subplots(rows, cols, squeeze=False, **kwargs)
 
 
 def save(fig, path: str | Path, title: str | None = None) -> None:
-    """Write ``fig`` as PNG (folders made), with an optional figure title, and free it."""
+    """Write ``fig`` as PNG (folders made), with an optional figure title."""
     if title:
         fig.suptitle(title, fontsize=9)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
 
 
 def band_colour(code: int) -> str:
@@ -63,7 +60,7 @@ def band_colour(code: int) -> str:
 
 def class_colours(n: int) -> list:
     """Distinct colours for ``n`` classes (tab10, then tab20 beyond ten)."""
-    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
 
 

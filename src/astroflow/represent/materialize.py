@@ -12,7 +12,7 @@ them on the fly gets exactly what the materialised array holds. Names and what t
 
 Sequences and maps are per band (``per_band: true``, the default) so that bands observed at the same time
 never make zero time differences; transformer windows are drawn at random during training and are not
-materialised.
+materialised. Figures of these inputs are the report's (astroflow.report.inputs).
 """
 from __future__ import annotations
 
@@ -99,54 +99,3 @@ def materialize(store_path: str | Path, name: str, params: dict, out_path: str |
         })
         consolidate(tmp)
     log.info("%s: %d objects -> %s", name, len(ragged), out_path)
-
-
-def example_indices(labels: np.ndarray, per_class: int, seed: int = 0) -> dict[int, np.ndarray]:
-    """A fixed random choice of up to ``per_class`` objects of every class present."""
-    rng = np.random.default_rng(seed)
-    return {int(c): np.sort(rng.choice(np.flatnonzero(labels == c), min(per_class, int(np.sum(labels == c))),
-                                       replace=False))
-            for c in np.unique(labels) if c >= 0}
-
-
-def example_figure(store_path: str | Path, name: str, params: dict, out_png: str | Path) -> None:
-    """A grid of examples, one row per class, of representation ``name``, drawn from the store alone."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    store = LightCurveStore(store_path)
-    params = {**params, "magnitudes": store.quantity == "mag"}
-    chosen = example_indices(store.objects["label"].to_numpy(), int(params.get("examples_per_class", 3)))
-    if not chosen:
-        raise ValueError(f"{store_path} has no labelled objects to show")
-    n_cols = max(len(v) for v in chosen.values())
-    fig, axes = plt.subplots(len(chosen), n_cols, figsize=(1.6 * n_cols, 1.6 * len(chosen)), squeeze=False)
-    for row, (code, index) in enumerate(chosen.items()):
-        values = build(name, store.load(index), params)
-        for col, ax in enumerate(axes[row]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col >= len(index):
-                ax.axis("off")
-                continue
-            _show(ax, name, values[col])
-        axes[row, 0].set_ylabel(store.class_names[code], fontsize=8)
-    fig.suptitle(f"{name}: examples per class", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.98))
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-
-
-def _show(ax, name: str, value: np.ndarray) -> None:
-    if name.startswith("image_"):
-        ax.imshow(value)
-    elif name == "dmdt":
-        ax.imshow(value.reshape(-1, *value.shape[-2:]).sum(0).T, origin="lower", aspect="auto", cmap="viridis")
-    else:  # sequences: dm against step, one line per band
-        seqs = value.reshape(-1, *value.shape[-2:])
-        for seq in seqs:
-            dm = seq[1] if name == "dtdm_cnn" else seq[:, seq.shape[1] // 2:].reshape(-1)
-            ax.plot(dm, lw=0.6)

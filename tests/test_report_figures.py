@@ -1,0 +1,124 @@
+"""Report figures from saved artifacts: the data, model inputs, training, classification and embedding families."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from astroflow.clean import clean
+from astroflow.errors import InputError
+from astroflow.report import classification, data, embeddings, inputs, training
+from astroflow.sources.simulate import simulate_survey
+from astroflow.store import LightCurveStore, write_store
+from test_materialize import params  # noqa: F401  (the schema's represent defaults, as a fixture)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path) -> bool:
+    return path.read_bytes()[:8] == PNG and path.stat().st_size > 5000
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """A store, its QC table and ingest summary, as the store rule writes them."""
+    cat, qc = clean(simulate_survey(2, seed=3, min_points=20, max_points=120))
+    root = tmp_path_factory.mktemp("made")
+    write_store(cat, root / "lc.zarr", class_names=sorted(cat.objects["label"].unique()))
+    qc.to_parquet(root / "qc.parquet")
+    summary = {"dataset": "t", "objects_in": len(qc), "objects_kept": int(qc["kept"].sum()),
+               "observations_in": int(qc["n_input"].sum()), "observations_kept": cat.n_obs,
+               "observations_dropped": {"outlier": int(qc["n_outlier"].sum())}, "objects_dropped_by_reason": {},
+               "objects_per_class": cat.objects["label"].value_counts().sort_index().to_dict(), "unlabelled": 0}
+    (root / "summary.json").write_text(json.dumps(summary))
+    return root
+
+
+def test_dataset_summary_counts_every_band_and_drop(made, tmp_path):
+    root = made
+    data.dataset_summary(root / "lc.zarr", root / "qc.parquet", root / "summary.json", tmp_path / "s.csv",
+                         tmp_path / "s.png")
+    table = pd.read_csv(tmp_path / "s.csv")
+    store = LightCurveStore(root / "lc.zarr")
+    per_band = table[table["what"] == "observations per band"]
+    assert set(per_band["item"]) == set(store.bands) and per_band["count"].sum() == store.n_obs
+    assert "outlier" in set(table.loc[table["what"] == "observations dropped", "item"])
+    assert is_png(tmp_path / "s.png")
+
+
+def test_summary_that_disagrees_with_the_qc_table_is_named(made, tmp_path):
+    root = made
+    summary = json.loads((root / "summary.json").read_text()) | {"objects_in": 1}
+    (tmp_path / "bad.json").write_text(json.dumps(summary))
+    with pytest.raises(InputError, match="qc.parquet"):
+        data.dataset_summary(root / "lc.zarr", root / "qc.parquet", tmp_path / "bad.json", tmp_path / "s.csv",
+                             tmp_path / "s.png")
+
+
+def test_period_from_the_catalogue_else_a_significant_periodogram_peak():
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 300, 200))
+    periodic = {"time": t, "value": 15 + 0.4 * np.sin(2 * np.pi * t / 0.61) + rng.normal(0, 0.02, 200),
+                "error": np.full(200, 0.02), "band": np.zeros(200, dtype=np.int8)}
+    noise = periodic | {"value": 15 + rng.normal(0, 0.02, 200)}
+    assert data.period_of(periodic, 3.0) == (3.0, "catalogue")
+    assert data.period_of(periodic, np.nan) is None  # the catalogue says: not periodic
+    period, source = data.period_of(periodic, None)
+    assert source == "periodogram" and period == pytest.approx(0.61, rel=1e-3)
+    assert data.period_of(noise, None) is None
+
+
+def test_example_lightcurves_and_model_inputs_draw(made, params, tmp_path):  # noqa: F811
+    root = made
+    data.example_lightcurves(root / "lc.zarr", tmp_path / "lc.png")
+    assert is_png(tmp_path / "lc.png")
+    for name in ("dmdt", "image_overlay", "dtdm_cnn"):
+        inputs.example_inputs(root / "lc.zarr", name, params | {"examples_per_class": 2}, tmp_path / f"{name}.png")
+        assert is_png(tmp_path / f"{name}.png")
+
+
+def test_per_band_dmdt_maps_show_fewer_objects_a_panel_per_band(params):  # noqa: F811
+    assert inputs.panels("dmdt", params, 2) == (params["examples_per_class"] // 2, True)
+    assert inputs.panels("image_overlay", params, 2) == (params["examples_per_class"], False)
+
+
+def evaluation(path, model, init, n, fold, classes=("a", "b"), confusion=((3, 1), (0, 4))):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"model": model, "init": init, "n_per_class": n, "fold": fold, "seed": 0,
+                                "n_objects": 8, "macro_f1": 0.8, "accuracy": 0.875, "classes": list(classes),
+                                "per_class_f1": {"a": 0.86, "b": 0.89}, "confusion_matrix": confusion}))
+    return path
+
+
+def test_classification_figures(tmp_path):
+    paths = [evaluation(tmp_path / f"{m}{n}{f}.json", m, "scratch", n, f) for m in ("rnn", "cnn")
+             for n in ("2", "all") for f in (0, 1)]
+    classification.f1_vs_labelled(paths, tmp_path / "f1.png")
+    classification.confusion_matrices(paths, tmp_path / "cm.png")
+    classification.per_class_f1(paths, tmp_path / "pc.png")
+    assert all(is_png(tmp_path / f) for f in ("f1.png", "cm.png", "pc.png"))
+    largest = classification._largest(classification.evaluations(paths))
+    assert set(largest["n_per_class"]) == {"all"} and len(largest) == 4
+
+
+def test_loss_curves_and_a_file_that_is_not_a_run(tmp_path):
+    steps = np.arange(1, 101)
+    pd.DataFrame({"step": steps, "loss": 2 * np.exp(-steps / 30),
+                  "val_loss": np.where(steps % 20 == 0, np.exp(-steps / 40), np.nan)}).to_csv(tmp_path / "a.csv")
+    training.loss_curves([tmp_path / "a.csv"], ["n=20"], ["rnn"], tmp_path / "loss.png", "fine-tuning")
+    assert is_png(tmp_path / "loss.png")
+    (tmp_path / "b.csv").write_text("x,y\n1,2\n")
+    with pytest.raises(InputError, match="b.csv"):
+        training.loss_curves([tmp_path / "b.csv"], ["x"], ["rnn"], tmp_path / "bad.png", "fine-tuning")
+
+
+def test_embedding_map(tmp_path):
+    rng = np.random.default_rng(0)
+    label = np.repeat([0, 1, -1], 20)
+    values = rng.normal(size=(60, 2, 8)) + label[:, None, None] * 3
+    xr.Dataset({"embedding": (("object", "layer", "feature"), values.astype(np.float32)),
+                "label": ("object", label)}, attrs={"class_names": ["a", "b"], "model": "m"}).to_zarr(
+        tmp_path / "e.zarr")
+    embeddings.embedding_map(tmp_path / "e.zarr", tmp_path / "e.png")
+    assert is_png(tmp_path / "e.png")
