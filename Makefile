@@ -1,16 +1,19 @@
-# Two entry points (see README): `make run` and `make test`. Both create .venv on first use.
+# Entry points (see README): `make setup` (only creates .venv), `make run` and `make test` (both create .venv on
+# first use).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test lint bench clean
+.PHONY: setup run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+setup: $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES)

@@ -43,3 +43,13 @@ def test_unknown_format_is_a_clear_error(tmp_path, capsys):
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert "argument format: invalid choice: 'fits_of_doom'" in err and "'long'" in err
+
+
+def test_formats_prints_whole_descriptions(capsys):
+    assert main(["formats"]) == 0
+    out = capsys.readouterr().out
+    assert "\nlong\n    Bring your own catalogue" in out
+    assert "``time_format``" in out and "Rows are never dropped here." in out  # the options, to the last line
+    assert main(["formats", "macho"]) == 0
+    assert capsys.readouterr().out.startswith("macho\n    MACHO")
+    assert main(["formats", "fits_of_doom"]) == 1

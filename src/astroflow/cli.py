@@ -10,11 +10,17 @@ from astroflow.uncertainty import METHODS
 
 
 def _formats(args) -> None:
+    """Every reader (or the one named) with its whole description: what it reads and its options."""
+    import inspect
+    import textwrap
+
     from astroflow.sources import formats
 
-    for name in formats.names():
-        doc = (formats.get(name).__doc__ or "").strip().splitlines()
-        print(f"{name:12s} {doc[0] if doc else ''}")
+    names = args.names or formats.names()
+    for i, name in enumerate(names):
+        doc = inspect.cleandoc(formats.get(name).__doc__ or "(no description)")
+        print(("\n" if i else "") + name)
+        print(textwrap.indent(doc, "    "))
 
 
 def _surveys(args) -> None:
@@ -115,7 +121,9 @@ def _pull(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="astroflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("formats", help="list the survey file formats").set_defaults(run=_formats)
+    p = sub.add_parser("formats", help="the survey file formats, each with its whole description and options")
+    p.add_argument("names", nargs="*", help="only these formats")
+    p.set_defaults(run=_formats)
     sub.add_parser("surveys", help="list the download registry").set_defaults(run=_surveys)
     from astroflow.sources import formats
 
