@@ -50,3 +50,67 @@ def test_every_rule_env_exists():
     for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
         for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', smk.read_text()):
             assert (smk.parent / env).resolve().is_file(), f"{smk.name} names missing env {env}"
+
+
+RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.S | re.M)
+SRC = ROOT / "src"
+
+
+def rule_scripts() -> list[tuple[str, Path, Path]]:
+    """(rule, its conda env file, its script) of every rule that runs a script."""
+    found = []
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for name, body in RULE.findall(smk.read_text()):
+            script = re.search(r'script:\s*\n\s*"([^"]+)"', body)
+            env = re.search(r'conda:\s*\n\s*"([^"]+)"', body)
+            if script:
+                assert env, f"rule {name} ({smk.name}) runs a script but names no conda env"
+                found.append((name, (smk.parent / env.group(1)).resolve(), (smk.parent / script.group(1)).resolve()))
+    return found
+
+
+def module_file(module: str) -> Path | None:
+    base = SRC.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def third_party_imports(script: Path) -> dict[str, str]:
+    """The distributions whose modules the script imports, directly or through astroflow modules (any import
+    statement, also inside functions): distribution -> the file importing it."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    owners = importlib.metadata.packages_distributions()
+    found, seen, queue = {}, set(), [script]
+    while queue:
+        path = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "astroflow":
+                    queue += [f for i in range(1, len(parts) + 1) if (f := module_file(".".join(parts[:i])))]
+                elif parts[0] not in sys.stdlib_module_names:
+                    for dist in owners.get(parts[0], [parts[0]]):
+                        found.setdefault(dist.lower().replace("_", "-"), str(path.relative_to(ROOT)))
+    return found
+
+
+@pytest.mark.parametrize("rule, env, script", rule_scripts(), ids=lambda v: v if isinstance(v, str) else "")
+def test_rule_env_covers_the_script_imports(rule, env, script):
+    pinned = {PIN.match(spec).group(1).lower().replace("_", "-") for spec in env_packages(env)}
+    missing = {dist: where for dist, where in third_party_imports(script).items() if dist not in pinned}
+    assert not missing, f"rule {rule}: {env.name} lacks " + ", ".join(f"{d} (imported by {w})" for d, w in
+                                                                      sorted(missing.items()))
