@@ -1,5 +1,9 @@
 """The conda environments that `--use-conda` builds must pin exactly the project's versions."""
+import ast
+import functools
+import importlib.metadata
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -77,35 +81,41 @@ def module_file(module: str) -> Path | None:
     return None
 
 
-def third_party_imports(script: Path) -> dict[str, str]:
-    """The distributions whose modules the script imports, directly or through astroflow modules (any import
-    statement, also inside functions): distribution -> the file importing it."""
-    import ast
-    import importlib.metadata
-    import sys
+@functools.cache
+def imports_of(path: Path) -> tuple[str, ...]:
+    """Every module an import statement of the file names (at the top or inside functions)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    return tuple(names)
 
-    owners = importlib.metadata.packages_distributions()
+
+def third_party_imports(script: Path) -> dict[str, str]:
+    """The distributions whose modules the script imports, directly or through astroflow modules: distribution ->
+    the file importing it."""
+    owners = distributions()
     found, seen, queue = {}, set(), [script]
     while queue:
         path = queue.pop()
         if path in seen:
             continue
         seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            else:
-                continue
-            for name in names:
-                parts = name.split(".")
-                if parts[0] == "astroflow":
-                    queue += [f for i in range(1, len(parts) + 1) if (f := module_file(".".join(parts[:i])))]
-                elif parts[0] not in sys.stdlib_module_names:
-                    for dist in owners.get(parts[0], [parts[0]]):
-                        found.setdefault(dist.lower().replace("_", "-"), str(path.relative_to(ROOT)))
+        for name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] == "astroflow":
+                queue += [f for i in range(1, len(parts) + 1) if (f := module_file(".".join(parts[:i])))]
+            elif parts[0] not in sys.stdlib_module_names:
+                for dist in owners.get(parts[0], [parts[0]]):
+                    found.setdefault(dist.lower().replace("_", "-"), str(path.relative_to(ROOT)))
     return found
+
+
+@functools.cache
+def distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
 
 
 @pytest.mark.parametrize("rule, env, script", rule_scripts(), ids=lambda v: v if isinstance(v, str) else "")
