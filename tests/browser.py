@@ -37,13 +37,12 @@ class Browser:
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
 
-        def pipes_as_3_and_4():  # the fds Chromium's --remote-debugging-pipe reads and writes
-            high = os.dup(commands_read), os.dup(replies_write)  # free of 3 and 4 first, which a pipe may hold
-            os.dup2(high[0], 3)  # dup2 makes them inheritable
-            os.dup2(high[1], 4)
-
-        self.proc = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     preexec_fn=pipes_as_3_and_4, close_fds=False, stdout=subprocess.DEVNULL,
+        # Chromium's --remote-debugging-pipe reads commands on fd 3 and writes replies on fd 4. The commands pipe is
+        # made first, so its read end is never above the replies' write end and the redirections cannot clobber.
+        redirect = f'exec "$@" 3<&{commands_read} 4>&{replies_write}'
+        self.proc = subprocess.Popen(["/bin/sh", "-c", redirect, "sh", executable, *FLAGS,
+                                      f"--user-data-dir={profile}", "about:blank"],
+                                     pass_fds=(commands_read, replies_write), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         os.close(commands_read)
         os.close(replies_write)

@@ -56,7 +56,7 @@ def test_every_rule_env_exists():
             assert (smk.parent / env).resolve().is_file(), f"{smk.name} names missing env {env}"
 
 
-RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.S | re.M)
+RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.DOTALL | re.MULTILINE)
 SRC = ROOT / "src"
 
 
