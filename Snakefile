@@ -17,6 +17,9 @@ check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.ya
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/download.smk"

@@ -154,10 +154,47 @@ def all_targets():
     for d in DATASETS:
         targets.append(STORE.format(dataset=d))
         targets += [f"{RESULTS}/{d}/represent/{r}.zarr" for r in config["represent"]["materialize"]]
-        targets += [f"{RESULTS}/{d}/figures/examples_{r}.png" for r in config["represent"]["figures"]]
-        targets.append(f"{RESULTS}/{d}/report/comparison.csv")
-        if config["uncertainty"]["models"]:
-            targets.append(f"{RESULTS}/{d}/report/uncertainty.csv")
+        targets += report_targets(d)
+    return targets
+
+
+# The report (report.smk): which figures the configured run has data for.
+def training_runs(dataset, stage):
+    """(metrics.csv, label, panel) of every pretraining (one per encoder with a pretrained init, and seed) or
+    fine-tuning run (every PyTorch model, init, labelled-set size, fold and seed)."""
+    t = config["train"]
+    if stage == "pretrain":
+        return [(f"{PRETRAINED.format(dataset=dataset, model=m, seed=s)}/metrics.csv", f"seed {s}", m)
+                for m in pretrained_encoders() for s in t["seeds"]]
+    return [(f"{RESULTS}/{dataset}/{FINETUNED.format(model=m, init=i, n_per_class=n, fold=f, seed=s)}/metrics.csv",
+             f"n={n} f{f} s{s}", f"{m} ({i})")
+            for m in t["models"] if m != FOREST for i in inits(m) for n in t["n_per_class"]
+            for f in range(t["folds"]) for s in t["seeds"]]
+
+
+def pretrained_encoders():
+    """The encoders the run pretrains (those fine-tuned from a pretrained or frozen encoder)."""
+    t = config["train"]
+    return [m for m in t["models"] if model_kind(m) == "encoder" and set(inits(m)) - {"scratch"}]
+
+
+def report_targets(dataset):
+    """Every report figure and table the configured run has data for."""
+    t, report = config["train"], f"{RESULTS}/{dataset}/report"
+    targets = [f"{report}/{name}" for name in ("dataset_summary.csv", "dataset_summary.png", "lightcurves.png")]
+    targets += [f"{RESULTS}/{dataset}/figures/examples_{r}.png" for r in config["represent"]["figures"]]
+    if not t["models"]:
+        return targets
+    targets += [f"{report}/comparison.csv", f"{report}/confusion.png", f"{report}/per_class_f1.png"]
+    if len(t["n_per_class"]) > 1:
+        targets.append(f"{report}/f1_vs_labelled.png")
+    if training_runs(dataset, "finetune"):
+        targets.append(f"{report}/finetune_loss.png")
+    if pretrained_encoders():
+        encoder, seed = pretrained_encoders()[0], t["seeds"][0]
+        targets += [f"{report}/pretrain_loss.png", f"{report}/embeddings_{encoder}_s{seed}.png"]
+    if config["uncertainty"]["models"]:
+        targets.append(f"{report}/uncertainty.csv")
     return targets
 
 

@@ -114,9 +114,24 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_comparison(paths: Iterable[str | Path], out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
-    """The comparison of the evaluations at ``paths``, as CSV and Markdown; returns it."""
+def headline(table: pd.DataFrame) -> dict:
+    """The comparison as nested plain values, ``{model/init/n<size>: {score: value}}`` (chance levels under
+    ``chance/<guess>``): what ``dvc metrics show`` and ``dvc metrics diff`` read."""
+    out = {}
+    for r in table.to_dict("records"):
+        key = f"{r['model']}/{r['init']}" + (f"/n{r['n_per_class']}" if r["model"] != "chance" else "")
+        out[key] = {k: (None if pd.isna(r[k]) else round(float(r[k]), 4)) for k in
+                    ("macro_f1_mean", "macro_f1_std", "macro_f1_se", "accuracy_mean", "accuracy_std", "accuracy_se")}
+        out[key] |= {"runs": int(r["runs"]), "test_objects": int(r["test_objects"])}
+    return out
+
+
+def write_comparison(paths: Iterable[str | Path], out_csv: str | Path, out_md: str | Path,
+                     out_json: str | Path | None = None) -> pd.DataFrame:
+    """The comparison of the evaluations at ``paths``, as CSV, Markdown and (for DVC metrics) JSON; returns it."""
     table = comparison(runs(paths))
     table.to_csv(out_csv, index=False)
     Path(out_md).write_text(markdown(table))
+    if out_json:
+        Path(out_json).write_text(json.dumps(headline(table), indent=2))
     return table

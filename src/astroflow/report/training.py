@@ -5,6 +5,7 @@ columns; independent multiband pretraining adds an ``encoder`` column (one run p
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,12 +29,20 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
 
 
 def loss_curves(paths: Sequence[str | Path], labels: Sequence[str], panels: Sequence[str], out_png: str | Path,
-                title: str) -> None:
+                title: str, out_tables: str | Path | None = None) -> None:
     """Training loss (a running mean, per step) and validation loss of every run: run ``paths[i]`` is drawn as
     ``labels[i]`` in the panel ``panels[i]`` (e.g. one panel per model and initialisation, a line per labelled-set
-    size, fold and seed)."""
+    size, fold and seed). With ``out_tables``, each run's step, loss and validation columns are also written there
+    as ``<panel> <label>.csv`` (the curves ``dvc plots show`` draws)."""
     if not (len(paths) == len(labels) == len(panels)):
         raise ValueError("paths, labels and panels must be as long as each other")
+    if out_tables:
+        Path(out_tables).mkdir(parents=True, exist_ok=True)
+        for path, label, panel in zip(paths, labels, panels):
+            table = read_metrics(path)
+            keep = ["step", "loss", *(c for c in table.columns if c.startswith("val_") or c == "encoder")]
+            name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", f"{panel} {label}").strip("_")
+            table[keep].to_csv(Path(out_tables) / f"{name}.csv", index=False)
     names = list(dict.fromkeys(panels))
     rows, cols = style.grid_shape(len(names), 3)
     fig, axes = style.figure(rows, cols, panel=(3.2, 2.4))
