@@ -59,20 +59,38 @@ def run(*cmd: str, cwd: Path) -> str:
 
 @pytest.fixture(scope="session")
 def ci_project(tmp_path_factory) -> Path:
-    """The one end-to-end run the workflow and DVC tests share: a copy of the project's tracked files as a git
-    repository with a local DVC remote, its DVC stages run (`dvc repro`, Snakemake on config/ci.yaml)."""
+    """The one end-to-end run the workflow, DVC and report tests share, as a user runs it: a copy of the project's
+    tracked files as a git repository with a local DVC remote and the project's environment as .venv, the whole
+    workflow on config/ci.yaml (`make run`), then `dvc repro` (its output in dvc_repro.log, for the DVC test)."""
     repo = tmp_path_factory.mktemp("project") / "repo"
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for f in files:
         if (ROOT / f).is_file():
             (repo / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, repo / f)
-    dvc_yaml = (repo / "dvc.yaml").read_text()
-    (repo / "dvc.yaml").write_text(dvc_yaml.replace("configfile: config/config.yaml", "configfile: config/ci.yaml")
-                                   .replace("dataset: sim", "dataset: ci"))
+    ci_config(repo)
     run("git", "init", "-q", cwd=repo)
     run("dvc", "remote", "add", "-d", "local", str(repo.parent / "remote"), cwd=repo)
     run("git", "add", "-A", cwd=repo)
     run("git", "commit", "-qm", "project", cwd=repo)
-    run("dvc", "repro", cwd=repo)
+    run(str(BIN / "snakemake"), "--cores", "2", "--configfile", "config/ci.yaml", cwd=repo)
+    (repo.parent / "dvc_repro.log").write_text(run("dvc", "repro", cwd=repo))
     return repo
+
+
+def ci_config(repo: Path) -> None:
+    """Point a project copy's DVC stages at config/ci.yaml and give it the running environment as .venv."""
+    dvc_yaml = (repo / "dvc.yaml").read_text()
+    (repo / "dvc.yaml").write_text(dvc_yaml.replace("configfile: config/config.yaml", "configfile: config/ci.yaml")
+                                   .replace("dataset: sim", "dataset: ci"))
+    if not (repo / ".venv").exists():
+        (repo / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+
+
+@pytest.fixture(scope="session")
+def ci_report(ci_project) -> Path:
+    """`snakemake --report` of the shared run: the self-contained HTML report."""
+    out = ci_project.parent / "report.html"
+    run(str(BIN / "snakemake"), "--cores", "1", "--configfile", "config/ci.yaml", "--report", str(out),
+        cwd=ci_project)
+    return out

@@ -24,9 +24,7 @@ def snakemake(workdir: Path, *args: str, root: Path = ROOT) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def ci_run(ci_project):
-    """The shared end-to-end run (conftest.ci_project), completed with what its DVC stages do not make."""
-    proc = snakemake(ci_project, root=ci_project)
-    assert proc.returncode == 0, proc.stderr[-5000:]
+    """The shared end-to-end run (conftest.ci_project)."""
     return ci_project
 
 

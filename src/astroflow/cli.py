@@ -114,8 +114,8 @@ def _pull(args) -> None:
     from astroflow.pull import pull
 
     extra = ["--configfile", *args.configfile] if args.configfile else []
-    for path in pull(".", extra):
-        print(f"up to date: {path}")
+    marked = pull(".", extra)
+    print(f"pulled; {len(marked)} workflow outputs marked up to date for Snakemake (nothing was run)")
 
 
 def main(argv: list[str] | None = None) -> int:
