@@ -1,6 +1,7 @@
 """The workflow end to end on config/ci.yaml, as a user runs it (a Snakemake subprocess)."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -188,9 +189,19 @@ def test_image_weights_file_is_an_input_of_the_pretrained_run(tmp_path):
 
 
 def test_slurm_profile_dry_run(tmp_path):
-    proc = snakemake(tmp_path, "-n", "--workflow-profile", str(ROOT / "profiles" / "slurm"))
+    """Every job that runs a network gets a GPU, training and inference jobs their threads (a dry run caps threads
+    at its own --cores)."""
+    proc = snakemake(tmp_path, "-n", "--workflow-profile", str(ROOT / "profiles" / "slurm"), "--cores", "64")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "ingest" in proc.stdout
+    jobs = {}
+    for block in proc.stdout.split("\nrule ")[1:]:
+        rule = block.split(":", 1)[0]
+        threads = re.search(r"^\s+threads: (\d+)", block, re.MULTILINE)
+        jobs.setdefault(rule, set()).add((int(threads.group(1)) if threads else 1, "gpu=1" in block))
+    expected = {"pretrain": (8, True), "finetune": (4, True), "evaluate": (4, True), "encode": (4, True),
+                "features": (16, False), "train_forest": (8, False), "ingest": (1, False)}
+    for rule, assigned in expected.items():
+        assert jobs[rule] == {assigned}, f"{rule}: {jobs[rule]} (threads, gpu), expected {assigned}"
 
 
 @pytest.mark.realdata
