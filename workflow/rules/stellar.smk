@@ -128,7 +128,7 @@ rule stellar_figures:
     input:
         **STELLAR_FIGURE_DATA,
     output:
-        f"{STELLAR}/figures/stellar.png",
+        report(f"{STELLAR}/figures/stellar.png", caption="../report/stellar.rst", category="Stellar parameters"),
     log:
         f"{STELLAR_LOGS}/figures.log",
     conda:
