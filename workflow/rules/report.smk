@@ -46,7 +46,7 @@ rule report_losses:
     input:
         lambda wildcards: [path for path, _, _ in training_runs(wildcards.dataset, wildcards.stage)],
     output:
-        figure=report(f"{REPORT}/{{stage}}_loss.png", caption="../report/{stage}_loss.rst", category="Training"),
+        figure=report(f"{REPORT}/{{stage}}_loss.png", caption="../report/losses.rst", category="Training"),
         tables=directory(f"{RESULTS}/{{dataset}}/losses/{{stage}}"),  # per-run curves, for dvc plots
     params:
         labels=lambda wildcards: [label for _, label, _ in training_runs(wildcards.dataset, wildcards.stage)],
