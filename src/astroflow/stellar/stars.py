@@ -15,7 +15,7 @@ import pandas as pd
 
 from astroflow.errors import InputError
 from astroflow.logs import log
-from astroflow.train.predict import write_table
+from astroflow.tables import write_table
 
 QUANTITIES = {"teff": "log_teff", "lum": "log_l", "feh": "feh"}  # linear column -> model input
 LOG_NAMES = {"log_teff": "log_teff", "log_lum": "log_l", "log_l": "log_l", "feh": "feh"}

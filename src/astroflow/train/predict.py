@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from astroflow import features as lcfeatures
@@ -27,6 +25,7 @@ from astroflow.logs import progress
 from astroflow.ragged import Ragged
 from astroflow.sources import formats
 from astroflow.store import LightCurveStore, StoreBlocks, to_ragged
+from astroflow.tables import write_table, write_tables
 from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
 from astroflow.train.forest import forest_proba, load_forest
@@ -203,29 +202,3 @@ def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: s
              int((table["note"] != "").sum()))
     write_table(table, out)
     return table
-
-
-def write_table(table: pd.DataFrame, out: str | Path) -> None:
-    write_tables([table], out)
-
-
-def write_tables(tables, out: str | Path, empty=None) -> None:
-    """Tables of the same columns written one after another to ``out`` (Parquet, or CSV by suffix), so the whole
-    never needs to be in memory; ``empty()`` gives the table to write when there is none."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    writer, written = None, False
-    try:
-        for table in tables:
-            if out.suffix == ".csv":
-                table.to_csv(out, index=False, mode="a" if written else "w", header=not written)
-            else:
-                arrow = pa.Table.from_pandas(table, preserve_index=False)
-                writer = writer or pq.ParquetWriter(out, arrow.schema)
-                writer.write_table(arrow.cast(writer.schema))
-            written = True
-        if not written and empty is not None:
-            write_table(empty(), out)
-    finally:
-        if writer is not None:
-            writer.close()
