@@ -15,7 +15,9 @@ import yaml
 import zarr
 
 from astroflow.clean import clean
-from astroflow.represent.materialize import build, materialize
+from astroflow.models.cnn import CNNConfig
+from astroflow.models.rnn import RNNConfig
+from astroflow.represent.materialize import build, dtdm_settings, materialize
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import LightCurveStore, write_store
 
@@ -26,9 +28,9 @@ def defaults() -> dict:
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
     section = schema["represent"]["properties"]
     params = {k: v["default"] for k, v in section.items() if "default" in v}
-    for key in ("dtdm", "rnn", "dmdt", "image"):
+    for key in ("dmdt", "image"):
         params[key] = {k: v["default"] for k, v in section[key]["properties"].items()}
-    return json.loads(json.dumps(params))
+    return json.loads(json.dumps(params)) | dtdm_settings(CNNConfig(), RNNConfig())
 
 
 def rate(fn, batches) -> float:

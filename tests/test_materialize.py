@@ -8,7 +8,9 @@ import xarray as xr
 import yaml
 
 from astroflow.clean import clean
-from astroflow.represent.materialize import NAMES, build, materialize
+from astroflow.models.cnn import CNNConfig
+from astroflow.models.rnn import RNNConfig
+from astroflow.represent.materialize import NAMES, build, dtdm_settings, materialize
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from conftest import ROOT
@@ -16,7 +18,8 @@ from conftest import ROOT
 
 @pytest.fixture(scope="module")
 def params():
-    """The schema's defaults for the represent section, as the workflow sees them, at a small image size."""
+    """The schema's defaults for the represent section with the CNN and RNN presets' dt/dm shapes, as the workflow
+    sees them, at a small image size."""
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
     section = schema["properties"]["represent"]
     config = {}
@@ -30,6 +33,7 @@ def params():
 
     fill(config, section)
     jsonschema.validate(config, section)
+    config |= dtdm_settings(CNNConfig(), RNNConfig())
     config["image"]["size"] = 64
     config["batch_size"] = 7  # several batches, the last one short
     return config
@@ -66,3 +70,16 @@ def test_images_are_uint8_rgb(store, params, tmp_path):
 def test_unknown_representation(store, params):
     with pytest.raises(ValueError, match="unknown representation"):
         build("spectrogram", LightCurveStore(store).load(), params)
+
+
+def test_saved_dtdm_arrays_are_what_the_cnn_and_rnn_read(store):
+    """One source of truth: the dt/dm arrays the represent rule saves are the inputs the models build."""
+    from astroflow.models import model_config
+    from astroflow.train.inputs import DtDm
+
+    ragged = LightCurveStore(store).load()
+    cnn, rnn = model_config("cnn", length=40), model_config("rnn", max_steps=12)
+    params = dtdm_settings(cnn, rnn)
+    index = np.arange(len(ragged))
+    for name, config, key in (("dtdm_cnn", cnn, "series"), ("dtdm_rnn", rnn, "steps")):
+        np.testing.assert_array_equal(build(name, ragged, params), DtDm(ragged, index, config).all()[key])

@@ -7,7 +7,7 @@ from astroflow.errors import ConfigError
 from astroflow.models.card import INITS
 from astroflow.models.multiband import PerBandFusion
 from astroflow.models.vision import VisionConfig
-from astroflow.represent.materialize import NAMES as REPRESENTATIONS
+from astroflow.represent.materialize import NAMES as REPRESENTATIONS, dtdm_settings
 from astroflow.environment import export_pythonpath
 from astroflow.uncertainty.sampling import METHODS as UNCERTAINTY_METHODS, WITH_HSA
 
@@ -22,6 +22,11 @@ for _hsa in (name + models.HSA_SUFFIX for name in config["uncertainty"]["models"
                 if _hsa in models.PRESETS and getattr(models.model_config(_hsa), k) != v}
     if _changed:
         config["train"]["model_overrides"][_hsa] = _changed | config["train"]["model_overrides"].get(_hsa, {})
+
+
+# The represent rules' settings: the dt/dm shapes are the cnn and rnn models' own (one source of truth).
+REPRESENT_SETTINGS = canonical(config["represent"] | dtdm_settings(
+    *(models.model_config(m, **config["train"]["model_overrides"].get(m, {})) for m in ("cnn", "rnn"))))
 
 
 wildcard_constraints:

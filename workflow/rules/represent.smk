@@ -4,7 +4,7 @@ rule represent:
     output:
         directory(f"{RESULTS}/{{dataset}}/represent/{{representation}}.zarr"),
     params:
-        represent=canonical(config["represent"]),
+        represent=REPRESENT_SETTINGS,
     log:
         f"{RESULTS}/logs/{{dataset}}/represent_{{representation}}.log",
     benchmark:
@@ -28,7 +28,7 @@ rule represent_examples:
             category="Representations",
         ),
     params:
-        represent=canonical(config["represent"]),
+        represent=REPRESENT_SETTINGS,
     log:
         f"{RESULTS}/logs/{{dataset}}/examples_{{representation}}.log",
     conda:

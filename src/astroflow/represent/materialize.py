@@ -44,8 +44,17 @@ def dims(name: str, per_band: bool = True) -> tuple[str, ...]:
     return ("object", *(d if per_band or name.startswith("image_") else d[1:]))
 
 
+def dtdm_settings(cnn, rnn) -> dict:
+    """The ``dtdm`` and ``rnn`` entries of the represent settings: the dt/dm shapes the CNN (``cnn``, a CNNConfig)
+    and the RNN (``rnn``, an RNNConfig) read, per band as they read them, so a saved array is a model's input."""
+    return {"dtdm": {"length": cnn.length, "per_band": True, "repair": False},
+            "rnn": {"window": rnn.window, "stride": rnn.stride, "max_steps": rnn.max_steps, "per_band": True,
+                    "repair": False}}
+
+
 def build(name: str, ragged: Ragged, params: dict) -> np.ndarray:
-    """The representation ``name`` of every object of ``ragged``; ``params`` is the config's represent section."""
+    """The representation ``name`` of every object of ``ragged``; ``params`` is the config's represent section
+    with :func:`dtdm_settings`."""
     if name == "dtdm_cnn":
         return dtdm_cnn(ragged, **params["dtdm"]).values
     if name == "dtdm_rnn":
