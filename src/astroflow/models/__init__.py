@@ -93,7 +93,7 @@ def model_config(name: str, **overrides):
 
 
 RATES = ("dropout", "drop_path_rate")  # probabilities: in [0, 1)
-COUNTS_FROM_ZERO = ("n_bands", "n_classes")  # filled in from the data; 0 means none (single-band, not yet known)
+COUNTS_FROM_ZERO = ("n_bands", "n_classes", "fusion_layers")  # 0 means none (single-band, not yet known; no fusion)
 MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights, 30 times the largest preset: more is a crafted file
 
 
