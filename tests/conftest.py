@@ -51,10 +51,11 @@ PROJECT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@loca
                "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
-def run(*cmd: str, cwd: Path) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=PROJECT_ENV, capture_output=True, text=True, timeout=1200, check=False)
+def run(*cmd: str, cwd: Path, stdout_only: bool = False) -> str:
+    """The command's output (stdout then stderr, or stdout alone, e.g. to parse JSON); it must succeed."""
+    proc = subprocess.run(cmd, cwd=cwd, env=PROJECT_ENV, capture_output=True, text=True, timeout=2400, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout + proc.stderr
+    return proc.stdout if stdout_only else proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="session")

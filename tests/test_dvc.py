@@ -33,11 +33,11 @@ def test_dvc_repro_after_the_workflow_recomputes_nothing(ci_project):
 
 @pytest.mark.workflow
 def test_dvc_metrics_and_plots(ci_project):
-    metrics = json.loads(run("dvc", "metrics", "show", "--json", cwd=ci_project))
+    metrics = json.loads(run("dvc", "metrics", "show", "--json", cwd=ci_project, stdout_only=True))
     scores = next(iter(metrics.values()))["data"]["results/ci/metrics.json"]["data"]
     assert 0 <= scores["forest/scratch/n4"]["macro_f1_mean"] <= 1
     assert scores["chance/uniform guess"]["accuracy_mean"] == pytest.approx(1 / 11, abs=1e-4)
-    plots = json.loads(run("dvc", "plots", "show", "--json", cwd=ci_project))
+    plots = json.loads(run("dvc", "plots", "show", "--json", cwd=ci_project, stdout_only=True))
     curves = [path for path in plots["data"] if path.startswith("results/ci/losses/")]
     assert any("/pretrain/" in path for path in curves) and sum("/finetune/" in path for path in curves) == 6
     assert not plots.get("errors")
