@@ -6,12 +6,13 @@ import pytest
 
 from astroflow.errors import InputError
 from astroflow.report.compare import bootstrap_se, markdown, scores, write_comparison
+from astroflow.train.metrics import classification_metrics, collapse
 
 
-def metrics(path, model, init, n, fold, f1, accuracy=0.5, confusion=()):
+def metrics(path, model, init, n, fold, f1, accuracy=0.5, confusion=(), flags=()):
     path.write_text(json.dumps({"model": model, "init": init, "n_per_class": n, "fold": fold, "seed": 0,
                                 "n_objects": 10, "macro_f1": f1, "accuracy": accuracy,
-                                "confusion_matrix": [list(r) for r in confusion]}))
+                                "confusion_matrix": [list(r) for r in confusion], "flags": list(flags)}))
     return path
 
 
@@ -27,8 +28,8 @@ def test_folds_are_averaged_per_model_init_and_size(tmp_path):
     assert rnn20["macro_f1_std"] == pytest.approx(np.std([0.4, 0.6], ddof=1))
     assert np.isnan(table.iloc[2]["macro_f1_std"])
     text = (tmp_path / "t.md").read_text()
-    assert "| rnn | scratch | 20 | 2 | 10 | 0.500 ± 0.141 | 0.500 ± 0.000 |" in text
-    assert "| forest | scratch | all | 1 | 10 | 0.700 | 0.500 |" in text
+    assert "| rnn | scratch | 20 | 2 | 10 | 0.500 ± 0.141 | 0.500 ± 0.000 |  |" in text
+    assert "| forest | scratch | all | 1 | 10 | 0.700 | 0.500 |  |" in text
     assert text == markdown(table)
 
 
@@ -64,3 +65,24 @@ def test_bootstrap_is_seeded_and_zero_for_a_perfect_single_class():
     assert bootstrap_se([[5, 0], [0, 5]]) == bootstrap_se([[5, 0], [0, 5]])
     assert bootstrap_se([[7]]) == (0.0, 0.0)
     assert all(np.isnan(bootstrap_se([])))
+
+
+def test_collapsed_runs_are_flagged_with_their_count(tmp_path):
+    paths = [metrics(tmp_path / "a0.json", "rnn", "scratch", "20", 0, 0.02, flags=["one class", "chance"]),
+             metrics(tmp_path / "a1.json", "rnn", "scratch", "20", 1, 0.4),
+             metrics(tmp_path / "a2.json", "rnn", "scratch", "20", 2, 0.1, flags=["chance"])]
+    table = write_comparison(paths, tmp_path / "t.csv", tmp_path / "t.md")
+    assert table["flags"].tolist() == ["one class (1/3), chance (2/3)"]
+    assert "| one class (1/3), chance (2/3) |" in (tmp_path / "t.md").read_text()
+
+
+def test_collapse_flags_one_class_and_chance_but_not_a_learnt_classifier():
+    rng = np.random.default_rng(0)
+    label = np.repeat(np.arange(4), 50)
+    assert collapse(label, np.zeros_like(label)) == ["one class", "chance"]
+    assert collapse(label, rng.integers(0, 4, len(label))) == ["chance"]
+    learnt = np.where(rng.random(len(label)) < 0.6, label, rng.integers(0, 4, len(label)))
+    assert collapse(label, learnt) == []
+    scores = classification_metrics(label, learnt, list("abcd"))
+    assert scores["flags"] == [] and scores["balanced_accuracy"] == pytest.approx(
+        np.mean([np.mean(learnt[label == c] == c) for c in range(4)]))

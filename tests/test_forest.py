@@ -1,4 +1,4 @@
-"""The balanced random forest baseline on a simulated survey: features, training on the deep models' subset,
+"""The random forest baseline on a simulated survey: features, training on the deep models' subset,
 evaluation in the deep models' format, reproducibility."""
 import json
 import subprocess
@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from imblearn.ensemble import BalancedRandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier
 
 from astroflow.clean import clean
 from astroflow.errors import ConfigError, InputError
@@ -77,8 +79,8 @@ def test_forest_learns_from_the_deep_models_subset_and_is_reproducible(survey):
     _, held = labelled_objects(labels, np.flatnonzero(table["role"] == "pool"), "5", 1, **SELECTION)
     used = pd.read_parquet(first / "split.parquet")
     assert used["object_id"].tolist() == table["object_id"][chosen].tolist()
-    assert used["role"].tolist() == np.where(held, "validation", "train").tolist()  # as the deep models' split files
-    assert used.groupby("label").size().eq(5).all() and (used["role"] == "validation").sum() == 11
+    assert held.sum() == 11 and (used["role"] == "train").all()  # the deep models' validation objects too
+    assert used.groupby("label").size().eq(5).all()
     assert pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(again / "predictions.parquet"))
     other = trained(survey, "5", fold=1, seed=4, name="c")
     assert not pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(other / "predictions.parquet"))
@@ -88,7 +90,9 @@ def test_model_records_columns_and_imputation(survey):
     out = trained(survey, "10", name="d")
     model, meta = load_forest(out / "model.skops")
     assert meta["columns"] == columns(["B", "R"]) == list(meta["imputed"]) and meta["fill"] == -999.0
-    assert model.n_estimators == 100 and meta["settings"] == SETTINGS.forest()
+    assert model.n_estimators == 100 and isinstance(model, RandomForestClassifier)
+    assert meta["settings"] == {"kind": "random", **SETTINGS.forest()} and SETTINGS.forest()["class_weight"] == (
+        "balanced_subsample")
     assert meta["imputed"]["n_points_B"] == 0
 
 
@@ -103,6 +107,16 @@ def test_features_of_other_objects_are_refused(survey, tmp_path):
     with pytest.raises(ConfigError, match="rebuild"):
         train_forest(survey / "features.parquet", tmp_path / "split.parquet", tmp_path / "m.skops",
                      tmp_path / "s.parquet", n_per_class="all", fold=0, seed=0, settings=SETTINGS, **SELECTION)
+
+
+def test_balanced_forest_is_an_option_and_a_bad_kind_names_its_key(survey, tmp_path):
+    settings = ForestSettings(n_estimators=20, kind="balanced")
+    args = (survey / "features.parquet", survey / "split.parquet", tmp_path / "m.joblib", tmp_path / "s.parquet")
+    train_forest(*args, n_per_class="10", fold=0, seed=0, settings=settings, **SELECTION)
+    model, meta = load_forest(tmp_path / "m.joblib")
+    assert isinstance(model, BalancedRandomForestClassifier) and "class_weight" not in meta["settings"]
+    with pytest.raises(ConfigError, match="train.forest.kind"):
+        train_forest(*args, n_per_class="10", fold=0, seed=0, settings=ForestSettings(kind="extra"), **SELECTION)
 
 
 def test_the_forest_and_object_selection_import_no_torch():

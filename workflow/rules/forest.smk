@@ -1,4 +1,4 @@
-# The classic baseline: light-curve features + balanced random forest, in the deep models' tables (model "forest",
+# The classic baseline: light-curve features + random forest (train.forest), in the deep models' tables (model "forest",
 # init "scratch"); the PyTorch rules take the other models (common.smk TORCH_MODELS).
 FOREST_RUN = f"{FOREST}/scratch/n{{n_per_class}}/f{{fold}}/s{{seed}}"
 

@@ -4,6 +4,8 @@ Each evaluation writes a metrics.json (train/stages.evaluate, train/forest.evalu
 n_per_class, fold, seed) with its confusion matrix; runs differing only in fold and seed are one row. Besides the
 spread over runs, each score has a standard error from the finite test set (a bootstrap over the test objects,
 drawn from the confusion matrix), the number of test objects, and chance levels from the test objects' classes.
+A row whose runs learnt (almost) nothing (train/metrics.collapse: one class predicted, chance-level balanced
+accuracy) says so in ``flags``.
 """
 from __future__ import annotations
 
@@ -28,10 +30,10 @@ def runs(paths: Iterable[str | Path], columns: list[str] = COLUMNS) -> pd.DataFr
     for path in paths:
         try:
             metrics = json.loads(Path(path).read_text())
-            rows.append({k: metrics[k] for k in columns})
+            rows.append({k: metrics[k] for k in columns} | {"flags": metrics.get("flags", [])})
         except (OSError, ValueError, KeyError) as err:
             raise InputError(path, f"is not an evaluation's metrics.json ({err})") from err
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*columns, "flags"])
 
 
 def scores(confusion: np.ndarray) -> np.ndarray:
@@ -79,20 +81,27 @@ def comparison(table: pd.DataFrame) -> pd.DataFrame:
     out = grouped[SCORES].mean().add_suffix("_mean").join(grouped[SCORES].std().add_suffix("_std"))
     out["runs"] = grouped.size()
     out["test_objects"] = grouped["n_objects"].max()
+    out["flags"] = grouped["flags"].agg(_flags)
     for s in SCORES:
         out[f"{s}_se"] = np.sqrt(grouped[f"{s}_se2"].sum(min_count=1)) / out["runs"]
     out = out.reset_index()
     size = pd.to_numeric(out["n_per_class"], errors="coerce").fillna(float("inf"))
     order = out.assign(_size=size).sort_values(["_size", "macro_f1_mean"], ascending=[True, False]).index
-    columns = [*KEYS, "runs", "test_objects", *(f"{s}_{a}" for s in SCORES for a in ("mean", "std", "se"))]
+    columns = [*KEYS, "runs", "test_objects", *(f"{s}_{a}" for s in SCORES for a in ("mean", "std", "se")), "flags"]
     out = out.loc[order, columns].reset_index(drop=True)
     if len(table) and len(table["confusion_matrix"].iloc[0]):
         levels = chance(table["confusion_matrix"].iloc[0])
         guesses = pd.DataFrame([{"model": "chance", "init": name, "n_per_class": "", "runs": 0,
                                  "test_objects": int(table["n_objects"].iloc[0]), "macro_f1_mean": f1,
-                                 "accuracy_mean": accuracy} for name, (f1, accuracy) in levels.items()])
+                                 "accuracy_mean": accuracy, "flags": ""} for name, (f1, accuracy) in levels.items()])
         out = pd.concat([out, guesses.reindex(columns=columns)], ignore_index=True)
     return out
+
+
+def _flags(per_run: pd.Series) -> str:
+    """Each collapse flag with the number of runs it was raised in, e.g. ``one class (2/3)``; empty if none."""
+    counts = pd.Series([f for flags in per_run for f in flags], dtype=object).value_counts(sort=False)
+    return ", ".join(f"{flag} ({n}/{len(per_run)})" for flag, n in counts.items())
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -104,11 +113,11 @@ def markdown(table: pd.DataFrame) -> str:
             return f"{mean:.3f}"
         return f"{mean:.3f} ± {std:.3f}" if r.runs > 1 else f"{mean:.3f} ± {se:.3f}*"
 
-    lines = ["| model | init | labelled per class | runs | test objects | macro-F1 | accuracy |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| model | init | labelled per class | runs | test objects | macro-F1 | accuracy | flags |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples(index=False):
         lines.append(f"| {r.model} | {r.init} | {r.n_per_class} | {r.runs} | {r.test_objects} "
-                     f"| {cell(r, 'macro_f1')} | {cell(r, 'accuracy')} |")
+                     f"| {cell(r, 'macro_f1')} | {cell(r, 'accuracy')} | {r.flags} |")
     lines += ["", ("± is the standard deviation over runs (folds x seeds); * one run: the bootstrap standard error "
                    "over the test objects. chance: a uniform random guess, and always the most common test class.")]
     return "\n".join(lines) + "\n"
