@@ -6,4 +6,5 @@ p, w = snakemake.params, snakemake.wildcards
 with logged(snakemake.log[0]):
     pretrain(snakemake.input.store, snakemake.input.split, snakemake.output.model, snakemake.output.metrics, p.workdir,
              model=w.model, seed=int(w.seed), settings=PretrainSettings(**p.optimiser), **p.selection, **p.model,
-             stream=StreamConfig(**p.stream), threads=snakemake.threads)
+             stream=StreamConfig(**p.stream), threads=snakemake.threads,
+             features_path=snakemake.input.get("features") or None)

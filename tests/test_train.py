@@ -198,6 +198,8 @@ def test_stratified_split_takes_a_share_of_every_class():
     assert [int(chosen[labels == c].sum()) for c in (0, 1, 2, -1)] == [10, 2, 1, 4]
     assert np.array_equal(chosen, stratified_split(labels, 0.2, 3))
     assert not np.array_equal(chosen, stratified_split(labels, 0.2, 4))
+    floored = stratified_split(labels, 0.2, 3, floor=5)  # at most half of a class
+    assert [int(floored[labels == c].sum()) for c in (0, 1, 2, -1)] == [10, 5, 1, 5]
 
 
 def test_labelled_subsets_per_fold():

@@ -15,6 +15,7 @@ from astroflow import models
 from astroflow.clean import clean
 from astroflow.cli import main
 from astroflow.errors import ConfigError, InputError
+from astroflow.features import columns, write_features
 from astroflow.sources.simulate import CLASSES, simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from astroflow.train import artifacts
@@ -55,11 +56,11 @@ def finetuned(survey, init="pretrained", n="3", fold=0, model="astromer-tiny"):
     return out
 
 
-def run_finetune(config, pretrained, out, model, init, n, fold=0):
+def run_finetune(config, pretrained, out, model, init, n, fold=0, features_path=None):
     finetune(config["results"] + "/s.zarr", config["results"] + "/split.parquet", pretrained, out / "model.pt",
              out / "split.parquet", out / "metrics.csv", out / "work", model=model, init=init, n_per_class=n,
              fold=fold, seed=0, settings=FinetuneSettings(**config["train"]["finetune"]), **SELECTION,
-             image=config["represent"]["image"])
+             image=config["represent"]["image"], features_path=features_path)
 
 
 def test_split_holds_out_a_fifth_of_every_class(survey):
@@ -74,7 +75,8 @@ def test_split_holds_out_a_fifth_of_every_class(survey):
 def test_pretraining_writes_a_loadable_encoder(survey):
     root, _ = survey
     _, meta = artifacts.load_model(root / "pre.pt")
-    assert meta.kind == "encoder" and meta.band == 0 and meta.bands == ["B", "R"]
+    assert meta.kind == "encoder" and meta.bands == ["B", "R"]
+    assert meta.band is None and meta.bands_apart  # a single-band model reads every band
     metrics = pd.read_csv(root / "pre.csv")
     assert metrics["step"].tolist() == list(range(1, 7)) and metrics["val_rmse"].notna().sum() == 2
     assert not (root / "work_pre").exists()  # checkpoints are kept for unfinished runs only
@@ -217,6 +219,23 @@ def test_predict_cli_names_a_missing_file(tmp_path, capsys, survey):
     root, _ = survey
     assert main(["predict", str(root / "pre.pt"), "long", str(tmp_path / "nothing.csv")]) == 1
     assert "nothing.csv" in capsys.readouterr().err
+
+
+def test_hybrid_reads_the_light_curve_features_in_its_head(survey, tmp_path):
+    root, config = survey
+    write_features(root / "s.zarr", tmp_path / "features.parquet", threads=1)
+    run_finetune(config, None, tmp_path, "hybrid", "scratch", "3", features_path=tmp_path / "features.parquet")
+    model, card = artifacts.load_model(tmp_path / "model.pt")
+    assert card.feature_norm["columns"] == columns(["B", "R"])
+    assert model.head.mlp[0].in_features == model.encoder.config.dim + len(columns(["B", "R"]))
+    evaluate(tmp_path / "model.pt", root / "s.zarr", root / "split.parquet", tmp_path / "p.parquet",
+             tmp_path / "m.json", features_path=tmp_path / "features.parquet")
+    scored = pd.read_parquet(tmp_path / "p.parquet").set_index("object_id")
+    # predict on a catalogue extracts the features itself and standardises them as in training
+    predict_store(tmp_path / "model.pt", root / "s.zarr", tmp_path / "all.parquet")
+    again = pd.read_parquet(tmp_path / "all.parquet").set_index("object_id").loc[scored.index]
+    probs = [c for c in scored if c.startswith("p_")]
+    np.testing.assert_allclose(again[probs].to_numpy(), scored[probs].to_numpy(), atol=1e-5)
 
 
 def test_metrics_match_sklearn():

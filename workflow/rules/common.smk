@@ -8,6 +8,7 @@ from astroflow.models.card import INITS
 from astroflow.models.multiband import PerBandFusion
 from astroflow.models.vision import VisionConfig
 from astroflow.represent.materialize import NAMES as REPRESENTATIONS, dtdm_settings
+from astroflow.train.tabular import uses_features
 from astroflow.environment import export_pythonpath
 from astroflow.uncertainty.sampling import METHODS as UNCERTAINTY_METHODS, WITH_HSA
 
@@ -84,7 +85,7 @@ def simulate_settings(wildcards):
 
 def selection():
     """The draws of the labelled and validation objects (astroflow.train.split)."""
-    return canonical({k: config["train"][k] for k in ("split_seed", "validation_fraction")})
+    return canonical({k: config["train"][k] for k in ("split_seed", "validation_fraction", "validation_min_per_class")})
 
 
 def model_settings(wildcards, stage):
@@ -106,12 +107,18 @@ def model_settings(wildcards, stage):
     return canonical(settings)
 
 
-FOREST = "forest"  # the light-curve features + balanced random forest baseline (rules in forest.smk)
+FOREST = "forest"  # the light-curve features + random forest baseline (rules in forest.smk)
 TORCH_MODELS = "|".join(re.escape(name) for name in models.names())  # the models of the PyTorch rules
 ENCODERS = "|".join(re.escape(name) for name in models.PRESETS)  # the models pretrain and encode take
 for name in config["train"]["image_weights"]:
     if name not in models.CLASSIFIERS or not isinstance(models.model_config(name), VisionConfig):
         raise ConfigError("train.image_weights", f"{name!r} is not an image model (swinv2-*, vit-*)")
+
+
+def features_input(wildcards):
+    """The features table, for a model that reads light-curve features or folds at their period (astroflow.train.tabular)."""
+    preset = models.model_config(wildcards.model, **config["train"]["model_overrides"].get(wildcards.model, {}))
+    return FEATURES.format(dataset=wildcards.dataset) if uses_features(preset) else []
 
 
 def model_kind(name):

@@ -2,6 +2,7 @@ rule encode:
     input:
         model=f"{PRETRAINED}/model.pt",
         store=STORE,
+        features=features_input,
     output:
         directory(f"{RESULTS}/{{dataset}}/embeddings/{{model}}/s{{seed}}.zarr"),
     params:

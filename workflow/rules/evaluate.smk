@@ -3,6 +3,7 @@ rule evaluate:
         model=f"{RESULTS}/{{dataset}}/{FINETUNED}/model.pt",
         store=STORE,
         split=SPLIT,
+        features=features_input,
     output:
         predictions=f"{EVALUATED}/predictions.parquet",
         metrics=f"{EVALUATED}/metrics.json",

@@ -3,6 +3,7 @@ rule finetune:
         store=STORE,
         split=SPLIT,
         pretrained=pretrained_input,
+        features=features_input,
     output:
         model=f"{RESULTS}/{{dataset}}/{FINETUNED}/model.pt",
         split=f"{RESULTS}/{{dataset}}/{FINETUNED}/split.parquet",

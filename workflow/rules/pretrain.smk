@@ -2,6 +2,7 @@ rule pretrain:
     input:
         store=STORE,
         split=SPLIT,
+        features=features_input,
     output:
         model=f"{PRETRAINED}/model.pt",
         metrics=f"{PRETRAINED}/metrics.csv",

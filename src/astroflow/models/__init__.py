@@ -32,6 +32,8 @@ def _as(config_type: type, base: AstromerConfig, **extra) -> AstromerConfig:
 
 PRESETS: dict[str, tuple[type[nn.Module], AstromerConfig]] = {
     "astromer-tiny": (Astromer, TINY),
+    # The hybrid (ATAT-like): the tiny Astromer's embedding and every light-curve feature in one head.
+    "hybrid": (Astromer, _as(AstromerConfig, TINY, features="all")),
     "astromer1": (Astromer, ASTROMER1),
     "astromer2": (Astromer, ASTROMER2),
     "astromoe-tiny": (AstroMoE, _as(AstroMoEConfig, TINY, n_bands=6)),

@@ -22,6 +22,7 @@ from astroflow.models.layers import (
     check_bands,
     init_weights,
     key_mask,
+    phase_encoding,
 )
 from astroflow.models.stochastic_attention import StochasticAttention
 
@@ -45,6 +46,8 @@ class AstromerConfig:
     centroids: int = 2  # hsa: learnable key centroids shared by the heads
     tau1: float = 1.0  # hsa: temperature of the keys' centroid mixture
     tau2: float = 1.0  # hsa: temperature of the attention weights
+    phase_harmonics: int = 0  # > 0: also encode each point's phase at the object's best period, k = 1..this
+    features: str = "none"  # light-curve features the classifier head also reads: none, period or all (tabular.py)
 
     @property
     def dim(self) -> int:
@@ -52,7 +55,9 @@ class AstromerConfig:
 
 
 class InputEmbedding(nn.Module):
-    """Value (and error) projection, mask token for probed points, time encoding, optional band embedding."""
+    """Value (and error) projection, mask token for probed points, time encoding, optional band embedding and
+    phase encoding (``batch["period"]``, the object's periodogram period: the fold that a time encoding of a few
+    fixed frequencies cannot make for periods of hours over years)."""
 
     def __init__(self, config: AstromerConfig):
         super().__init__()
@@ -62,6 +67,8 @@ class InputEmbedding(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(config.dim))
         self.time = TimeEncoding(config.dim, config.time_base)
         self.band = nn.Embedding(config.n_bands, config.dim) if config.n_bands else None
+        self.harmonics = config.phase_harmonics
+        self.phase = nn.Linear(2 * config.phase_harmonics, config.dim) if config.phase_harmonics else None
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, batch: Batch) -> Tensor:
@@ -73,6 +80,8 @@ class InputEmbedding(nn.Module):
         if token is not None:  # the whole input of a masked point is replaced: its error would hint its value
             x = torch.where(token[..., None], self.mask_token.to(x.dtype), x)
         x = x + self.time(batch["time"])
+        if self.phase is not None:
+            x = x + self.phase(phase_encoding(batch["time"], batch["period"], self.harmonics))
         if self.band is not None:
             x = x + self.band(check_bands(batch["band"], batch["mask"], self.n_bands))
         return self.drop(x)

@@ -36,11 +36,13 @@ class ModelCard:
     class_names: list[str] = field(default_factory=list)  # empty for a pretrained encoder
     # input representation: what astroflow.train.inputs.model_inputs draws for the model
     band: int | None = None  # band code a single-band encoder reads; None: all bands
+    bands_apart: bool = False  # a single-band encoder reading every band as a light curve of its own
     window: int | None = None  # observations per window (encoders)
     normalisation: str = "none"  # one of NORMALISATIONS (image models normalise inside the network)
     band_sampling: str = "asynchronous"  # one of SAMPLINGS (multiband encoders)
     sync_tolerance: float | None = None  # days, with synchronous sampling
     image: dict | None = None  # render_lightcurves settings of image models (layout and size the preset's)
+    feature_norm: dict | None = None  # light-curve features read: columns, and their training mean and std
     # training
     pretraining: str | None = None  # one of PRETRAININGS (per-band multiband encoders)
     init: str | None = None  # one of INITS (classifiers)

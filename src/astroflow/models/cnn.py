@@ -3,7 +3,8 @@
 Each band's light curve is two channels, the time and magnitude differences of consecutive points (each starting
 with 0), padded or cut to ``length`` (represent/dtdm.py ``dtdm_cnn``). One Conv1D tower, shared by all bands,
 reads both channels; the bands' flattened outputs are concatenated and go through dropout and a dense layer to
-the logits. Differences are compressed with asinh, as in rnn.py.
+the logits (with ``features``, next to a FeatureBranch of the object's light-curve features). Differences are
+compressed with asinh, as in rnn.py.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from astroflow.models.layers import Batch
+from astroflow.models.layers import Batch, FeatureBranch
 
 
 @dataclass
@@ -29,6 +30,8 @@ class CNNConfig:
     length: int = 500  # points per band; longer light curves are cut, shorter zero-padded
     n_classes: int = 0
     n_bands: int = 1
+    features: str = "none"  # light-curve features also read (train/tabular.py): none, period or all
+    n_features: int = 0  # their count, filled in from the data
 
     def out_length(self) -> int:
         """Positions left after the tower (each convolution is unpadded and strided)."""
@@ -51,7 +54,8 @@ class DtDmCNN(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         flat = config.channels[-1] * config.out_length()
         self.dense = nn.Linear(config.n_bands * flat, config.dense)
-        self.out = nn.Linear(config.dense, config.n_classes)
+        self.extra = FeatureBranch(config.n_features) if config.n_features else None
+        self.out = nn.Linear(config.dense + (self.extra.width if self.extra else 0), config.n_classes)
 
     def forward(self, batch: Batch) -> Tensor:
         series, mask = batch["series"], batch["series_mask"]  # (B, bands, 2, L), (B, bands, L)
@@ -63,7 +67,10 @@ class DtDmCNN(nn.Module):
             # Outputs starting on padding are zeroed, so the dense layer sees zeros where the light curve ended.
             keep = keep[..., :: conv.stride[0]][..., : x.shape[-1]]
         x = (x * keep).reshape(b, -1)
-        return self.out(self.drop(F.relu(self.dense(self.drop(x)))))
+        x = self.drop(F.relu(self.dense(self.drop(x))))
+        if self.extra is not None:
+            x = torch.cat((x, self.extra(batch["features"])), dim=-1)
+        return self.out(x)
 
 
 PRESETS = {"cnn": CNNConfig()}

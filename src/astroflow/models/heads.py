@@ -1,7 +1,9 @@
 """Classifier heads on encoder embeddings, and the encoder + head model used for fine-tuning.
 
 A head takes the encoder's list of hidden states (B, L, D) and the batch mask, pools over the real points
-only, and returns class logits. The MLP follows the Astromer 2 classifiers (hidden 1024, 512, 256 with ReLU,
+only, and returns class logits; a head built with ``n_features`` also reads the object's standardised light-curve
+features (train/tabular.py) next to the pooled embedding (the hybrid of ATAT: light curve and tabular data in one
+head). The MLP follows the Astromer 2 classifiers (hidden 1024, 512, 256 with ReLU,
 then LayerNorm and the output layer).
 """
 from __future__ import annotations
@@ -29,15 +31,21 @@ def mlp(dim: int, n_classes: int, hidden: tuple[int, ...] = MLP_HIDDEN, dropout:
     return nn.Sequential(*layers, nn.LayerNorm(dim), nn.Linear(dim, n_classes))
 
 
+def joined(pooled: Tensor, features: Tensor | None) -> Tensor:
+    """The pooled embedding, followed by the object's features when the head reads them."""
+    return pooled if features is None else torch.cat((pooled, features.to(pooled.dtype)), dim=-1)
+
+
 class MeanPoolHead(nn.Module):
     """Mean of the last hidden state over the real points, then an MLP."""
 
-    def __init__(self, dim: int, n_classes: int, hidden: tuple[int, ...] = MLP_HIDDEN, dropout: float = 0.0):
+    def __init__(self, dim: int, n_classes: int, hidden: tuple[int, ...] = MLP_HIDDEN, dropout: float = 0.0,
+                 n_features: int = 0):
         super().__init__()
-        self.mlp = mlp(dim, n_classes, hidden, dropout)
+        self.mlp = mlp(dim + n_features, n_classes, hidden, dropout)
 
-    def forward(self, hidden: list[Tensor], mask: Tensor) -> Tensor:
-        return self.mlp(masked_mean(hidden[-1], mask))
+    def forward(self, hidden: list[Tensor], mask: Tensor, features: Tensor | None = None) -> Tensor:
+        return self.mlp(joined(masked_mean(hidden[-1], mask), features))
 
 
 class LayerWeightedHead(nn.Module):
@@ -45,19 +53,19 @@ class LayerWeightedHead(nn.Module):
     the start), then an MLP."""
 
     def __init__(self, dim: int, n_hidden: int, n_classes: int, hidden: tuple[int, ...] = MLP_HIDDEN,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, n_features: int = 0):
         super().__init__()
         self.layer_logits = nn.Parameter(torch.zeros(n_hidden))
-        self.mlp = mlp(dim, n_classes, hidden, dropout)
+        self.mlp = mlp(dim + n_features, n_classes, hidden, dropout)
 
     def layer_weights(self) -> Tensor:
         return self.layer_logits.softmax(dim=0)
 
-    def forward(self, hidden: list[Tensor], mask: Tensor) -> Tensor:
+    def forward(self, hidden: list[Tensor], mask: Tensor, features: Tensor | None = None) -> Tensor:
         if len(hidden) != len(self.layer_logits):
             raise ValueError(f"head built for {len(self.layer_logits)} hidden states, got {len(hidden)}")
         pooled = torch.stack([masked_mean(h, mask) for h in hidden])
-        return self.mlp((self.layer_weights()[:, None, None] * pooled).sum(dim=0))
+        return self.mlp(joined((self.layer_weights()[:, None, None] * pooled).sum(dim=0), features))
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -87,4 +95,4 @@ class Classifier(nn.Module):
     def forward(self, batch: Batch) -> Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_encoder):
             hidden = self.encoder(batch)
-        return self.head(hidden, batch["mask"])
+        return self.head(hidden, batch["mask"], batch.get("features"))

@@ -30,6 +30,31 @@ class TimeEncoding(nn.Module):
         return torch.stack((angle.sin(), angle.cos()), dim=-1).flatten(-2)
 
 
+def phase_encoding(time: Tensor, period: Tensor, harmonics: int) -> Tensor:
+    """sin and cos of k 2 pi t / P for k = 1..``harmonics``, (B, L) times and (B,) periods to (B, L, 2 harmonics):
+    the points of a light curve folded at period P. A period of 0 (none found) gives zeros."""
+    known = period > 0
+    cycles = time.double() / torch.where(known, period.double(), 1.0)[:, None]
+    turn = 2 * torch.pi * torch.frac(cycles)  # float64 before the fraction: t / P reaches 1e5 for years and hours
+    angle = (turn[..., None] * torch.arange(1, harmonics + 1, device=time.device)).float()
+    out = torch.cat((angle.sin(), angle.cos()), dim=-1)
+    return out * known[:, None, None].to(out.dtype)
+
+
+class FeatureBranch(nn.Module):
+    """A small MLP taking an object's standardised light-curve features (train/tabular.py) to ``width`` values that
+    a classifier concatenates to what its network read of the light curve."""
+
+    def __init__(self, n_features: int, width: int = 128, dropout: float = 0.1):
+        super().__init__()
+        self.width = width
+        self.net = nn.Sequential(nn.Linear(n_features, width), nn.GELU(), nn.Dropout(dropout), nn.Linear(width, width),
+                                 nn.GELU())
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net(features)
+
+
 def key_mask(mask: Tensor) -> Tensor:
     """The (B, 1, 1, L) attention mask that hides padded keys. A row with no real point at all (a band missing
     from a window) may attend to its padding instead, so that softmax never sees only -inf and returns NaN."""

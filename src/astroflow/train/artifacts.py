@@ -16,14 +16,15 @@ from astroflow.models.card import ModelCard
 from astroflow.models.heads import MLP_HIDDEN, Classifier, LayerWeightedHead, MeanPoolHead
 from astroflow.models.vision import VisionConfig
 from astroflow.store import LightCurveStore
+from astroflow.train.tabular import feature_columns
 
 
 def new_card(name: str, store: LightCurveStore, overrides: dict | None = None, band: str | None = None,
              band_sampling: str = "asynchronous", sync_tolerance: float | None = None,
              image: dict | None = None) -> ModelCard:
     """The card of a new model of preset ``name`` for ``store``: its settings (band count from the store for
-    multiband presets; band and class counts for classifiers), what it reads (an encoder's window and band, None:
-    all bands; band sampling of models reading all bands; an image model's drawing settings, layout and size the
+    multiband presets; band, class and feature counts for classifiers), what it reads (an encoder's window and band,
+    None: all bands, or every band apart for a single-band encoder without one; band sampling of models reading all bands; an image model's drawing settings, layout and size the
     preset's) and the store's cleaning."""
     overrides = dict(overrides or {})
     preset = models.model_config(name, **overrides)
@@ -31,6 +32,8 @@ def new_card(name: str, store: LightCurveStore, overrides: dict | None = None, b
               "quantity": store.quantity, "clean": dict(store.attrs["provenance"].get("clean", {}))}
     if models.kind(name) == "classifier":
         overrides |= {"n_bands": len(store.bands), "n_classes": len(store.class_names)}
+        if getattr(preset, "features", "none") != "none":
+            overrides["n_features"] = len(feature_columns(preset.features, list(store.bands)))
         drawn = {**(image or {}), "layout": preset.layout, "size": preset.image_size} if isinstance(
             preset, VisionConfig) else None
         return ModelCard(**common, kind="classifier", overrides=overrides, class_names=list(store.class_names),
@@ -38,12 +41,13 @@ def new_card(name: str, store: LightCurveStore, overrides: dict | None = None, b
     multiband = preset.n_bands > 0
     if multiband:
         overrides["n_bands"] = len(store.bands)
-    band = band or store.bands[0]
-    if not multiband and band not in store.bands:
+    if not multiband and band is not None and band not in store.bands:
         raise ConfigError("train.band", f"band {band!r} is not one of the store's bands {store.bands}")
+    apart = not multiband and band is None  # a single-band model reads every band, each as a light curve
     sampling = {"band_sampling": band_sampling, "sync_tolerance": sync_tolerance} if multiband else {}
-    return ModelCard(**common, kind="encoder", overrides=overrides, band=None if multiband else store.bands.index(band),
-                     window=preset.window, normalisation="window_mean", **sampling)
+    return ModelCard(**common, kind="encoder", overrides=overrides, bands_apart=apart,
+                     band=None if multiband or apart else store.bands.index(band), window=preset.window,
+                     normalisation="window_mean", **sampling)
 
 
 def build_encoder(card: ModelCard) -> nn.Module:
@@ -53,15 +57,16 @@ def build_encoder(card: ModelCard) -> nn.Module:
 def build_classifier(encoder: nn.Module, card: ModelCard) -> nn.Module:
     """A classifier model as it is (models.kind ``classifier``); an encoder gets the head ``card.head``
     (``layers``: Astromer 2's layer-weighted head; ``mean``: mean pooling of the last layer) for
-    ``card.class_names``."""
+    ``card.class_names``, reading the light-curve features of ``card.feature_norm`` too when it names any."""
     if models.kind(card.model) == "classifier":
         return encoder
     dim, n_classes = encoder.config.dim, len(card.class_names)
     hidden = tuple(card.head_hidden or MLP_HIDDEN)
+    n_features = len((card.feature_norm or {}).get("columns", []))
     if card.head == "layers":
-        head = LayerWeightedHead(dim, encoder.n_hidden, n_classes, hidden)
+        head = LayerWeightedHead(dim, encoder.n_hidden, n_classes, hidden, n_features=n_features)
     else:
-        head = MeanPoolHead(dim, n_classes, hidden)
+        head = MeanPoolHead(dim, n_classes, hidden, n_features=n_features)
     return Classifier(encoder, head, freeze_encoder=card.freeze_encoder)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from astroflow.ragged import Ragged
+from astroflow.ragged import Ragged, band_objects
 from astroflow.represent.windows import random_windows, sequential_windows
 
 
@@ -22,21 +22,38 @@ def balanced_draw(labels: np.ndarray, size: int, rng: np.random.Generator) -> np
 
 
 class Windows:
-    """The objects a task draws windows from: which ones, how long, which band (None: all bands merged)."""
+    """The objects a task draws windows from: which ones, how long, which band (None: all bands merged; ``apart``:
+    every band as a light curve of its own, for single-band models, so that they learn from every band and an
+    object's prediction averages the windows of all its bands)."""
 
-    def __init__(self, ragged: Ragged, index: np.ndarray, length: int, band: int | None):
+    def __init__(self, ragged: Ragged, index: np.ndarray, length: int, band: int | None, apart: bool = False):
         self.ragged, self.index, self.length, self.band = ragged, np.asarray(index, dtype=np.int64), length, band
         if not len(self.index):
             raise ValueError("no objects to draw windows from")
+        self.singles = band_objects(ragged) if apart else None
+        self.n_bands = max(len(ragged.bands), 1)
 
     def random(self, rows: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """One random window of each object at positions ``rows`` of ``index``."""
-        return random_windows(self.ragged, self.index[rows], self.length, rng=rng, band=self.band)
+        """One random window of each object at positions ``rows`` of ``index`` (of a random band, when apart)."""
+        index = self.index[rows]
+        if self.singles is None:
+            return random_windows(self.ragged, index, self.length, rng=rng, band=self.band)
+        sizes = self.singles.row_size.reshape(-1, self.n_bands)[index]
+        seen = np.maximum(sizes > 0, ~(sizes > 0).any(axis=1, keepdims=True))  # an empty object: any band
+        band = (np.cumsum(seen, axis=1) > rng.random(len(index))[:, None] * seen.sum(axis=1, keepdims=True)).argmax(1)
+        return random_windows(self.singles, index * self.n_bands + band, self.length, rng=rng) | {"index": index}
 
     def all(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Every window of the objects at ``rows`` (default all), back to back; ``index`` tells whose."""
         index = self.index if rows is None else self.index[rows]
-        return sequential_windows(self.ragged, index, self.length, band=self.band)
+        if self.singles is None:
+            return sequential_windows(self.ragged, index, self.length, band=self.band)
+        sizes = self.singles.row_size.reshape(-1, self.n_bands)[index]
+        seen = sizes > 0
+        seen[:, 0] |= ~seen.any(axis=1)  # an object without observations still gets its (empty) window
+        pairs = (index[:, None] * self.n_bands + np.arange(self.n_bands))[seen]
+        batch = sequential_windows(self.singles, pairs, self.length)
+        return batch | {"index": batch["index"] // self.n_bands}
 
 
 def synchronous_epochs(ragged: Ragged, tolerance: float) -> Ragged:

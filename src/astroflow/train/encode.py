@@ -5,6 +5,7 @@ import functools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from astroflow.errors import InputError
@@ -16,11 +17,13 @@ from astroflow.train.data import sample_bands
 from astroflow.train.inference import embed, pieces
 from astroflow.train.inputs import model_inputs
 from astroflow.train.streaming import STREAM, StreamConfig, blockwise
+from astroflow.train.tabular import feature_table
 from astroflow.train.trainer import model_device, use_threads
 
 
 def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batch_size: int = 256,
-           threads: int | None = None, stream: StreamConfig = STREAM) -> None:
+           threads: int | None = None, stream: StreamConfig = STREAM,
+           features_path: str | Path | None = None) -> None:
     """Embeddings of every object of the store (every hidden state, mean-pooled and averaged over the object's
     windows) as a Zarr store with dimensions (object, layer, feature), computed and appended block by block:
     memory is ``stream.memory_mb`` of light curves (per worker process) whatever the store's size."""
@@ -31,7 +34,11 @@ def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batc
     blocks = StoreBlocks(store_path, stream.memory_mb)
     if not len(blocks):
         raise InputError(store_path, "the store has no objects to encode")
-    ready = blockwise(blocks, functools.partial(_prepare, card=card, batch_size=batch_size), stream.workers)
+    # A model reading light-curve features takes the features rule's rows of each block; with no table, every
+    # block's features are extracted from its light curves (model_inputs), so the store is never read whole.
+    table = feature_table(card, features_path, store) if features_path else None
+    ready = blockwise(blocks, functools.partial(_prepare, card=card, batch_size=batch_size, table=table),
+                      stream.workers)
     with atomic_path(out) as tmp:
         for i, (object_id, label, cut) in enumerate(progress(ready, "encoding: blocks", total=len(blocks))):
             values = embed(encoder, cut, batch_size, model_device(encoder))
@@ -42,7 +49,10 @@ def encode(model_path: str | Path, store_path: str | Path, out: str | Path, batc
         consolidate(tmp)
 
 
-def _prepare(ragged: Ragged, first: int, card, batch_size: int) -> tuple:
-    """A block's inputs, cut in batches (what a DataLoader worker does)."""
+def _prepare(ragged: Ragged, first: int, card, batch_size: int, table: pd.DataFrame | None = None) -> tuple:
+    """A block's inputs, cut in batches (what a DataLoader worker does); ``table``: the feature table of the whole
+    store, of which the block's rows ``first:first + n`` are read."""
     ragged = sample_bands(ragged, card.band_sampling, card.sync_tolerance, card.band)
-    return ragged.object_id, ragged.label, pieces(model_inputs(ragged, np.arange(len(ragged)), card), batch_size)
+    rows = None if table is None else table.iloc[first:first + len(ragged)]
+    inputs = model_inputs(ragged, np.arange(len(ragged)), card, table=rows)
+    return ragged.object_id, ragged.label, pieces(inputs, batch_size)

@@ -19,6 +19,7 @@ from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
 from astroflow.train.inputs import model_inputs
 from astroflow.train.split import labelled_objects, roles, usable
+from astroflow.train.tabular import feature_table, with_feature_norm
 from astroflow.train.tasks import Classification
 from astroflow.train.trainer import TrainConfig, Trainer, data_id, fingerprint, finish, use_threads
 
@@ -43,7 +44,8 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
              n_per_class: str, fold: int, seed: int, settings: FinetuneSettings, split_seed: int,
              validation_fraction: float, overrides: dict | None = None, band: str | None = None,
              band_sampling: str = "asynchronous", sync_tolerance: float | None = None, image: dict | None = None,
-             threads: int | None = None) -> None:
+             validation_min_per_class: int = 5, threads: int | None = None,
+             features_path: str | Path | None = None) -> None:
     """Train a classifier on ``n_per_class`` labelled pool objects of each class (fold ``fold``'s draw): from the
     pretrained encoder (``pretrained``: fine-tuned; ``frozen``: kept fixed) or from scratch. Writes which objects
     trained and validated to ``out_split``."""
@@ -65,7 +67,7 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
             card = replace(card, band_sampling=band_sampling, sync_tolerance=sync_tolerance)
     ragged = sample_bands(store.load(), card.band_sampling, card.sync_tolerance, card.band)
     chosen, held = labelled_objects(ragged.label, np.flatnonzero(role == "pool"), n_per_class, fold, split_seed,
-                                    validation_fraction)
+                                    validation_fraction, validation_min_per_class)
     keep = np.isin(chosen, usable(ragged, chosen, card.band, "labelled"))
     chosen, held = chosen[keep], held[keep]
     pd.DataFrame({"object_id": ragged.object_id[chosen], "label": ragged.label[chosen],
@@ -75,9 +77,11 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
                    class_names=list(store.class_names), clean=dict(store.attrs["provenance"].get("clean", {})),
                    **({} if classifier_kind else {"head": settings.head, "head_hidden": list(settings.head_hidden),
                                                   "freeze_encoder": init == "frozen"}))
+    table = feature_table(card, features_path, store)
+    card = with_feature_norm(card, table, chosen[~held])
     classifier = artifacts.build_classifier(encoder, card)
-    task = Classification(model_inputs(ragged, chosen[~held], card, augment=True),
-                          model_inputs(ragged, chosen[held], card),
+    task = Classification(model_inputs(ragged, chosen[~held], card, augment=True, table=table),
+                          model_inputs(ragged, chosen[held], card, table=table),
                           settings.batch_size, settings.balanced, settings.aux_weight)
     objects = data_id(ragged, role)
     run_id = fingerprint(objects, card.to_dict(), asdict(settings), n_per_class, fold, file_id(pretrained))

@@ -60,7 +60,7 @@ class ForestSettings:
 
 def train_forest(features_path: str | Path, split_path: str | Path, out_model: str | Path, out_split: str | Path, *,
                  n_per_class: str, fold: int, seed: int, settings: ForestSettings, split_seed: int,
-                 validation_fraction: float, threads: int = -1) -> None:
+                 validation_fraction: float, validation_min_per_class: int = 5, threads: int = -1) -> None:
     """Train a random forest (seeded by ``seed``) on ``n_per_class`` labelled pool objects of each class (fold
     ``fold``'s draw), all of them; write it with what scores it, and the objects it learnt from."""
     table, info = read_features(features_path)
@@ -68,7 +68,7 @@ def train_forest(features_path: str | Path, split_path: str | Path, out_model: s
     same_objects(table["object_id"], split["object_id"], features_path, split_path)
     labels = split["label"].to_numpy()
     chosen, _ = labelled_objects(labels, np.flatnonzero(split["role"].to_numpy() == "pool"), n_per_class, fold,
-                                 split_seed, validation_fraction)
+                                 split_seed, validation_fraction, validation_min_per_class)
     pd.DataFrame({"object_id": split["object_id"].to_numpy(dtype=str)[chosen], "label": labels[chosen],
                   "role": "train"}).to_parquet(out_split, index=False)
     learn = chosen  # the deep models' validation objects too: the forest does not stop early

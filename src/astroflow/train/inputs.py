@@ -11,6 +11,7 @@ import inspect
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from astroflow import models
 from astroflow.errors import ConfigError
@@ -22,6 +23,7 @@ from astroflow.ragged import Ragged
 from astroflow.represent.dtdm import dtdm_cnn, dtdm_rnn, subsample
 from astroflow.represent.images import render_lightcurves
 from astroflow.train.data import Windows
+from astroflow.train.tabular import WithObjectArrays, object_arrays, table_of
 
 
 class DtDm:
@@ -125,11 +127,22 @@ class Images:
                 "index": index}
 
 
-def model_inputs(ragged: Ragged, index: np.ndarray, card: ModelCard, augment: bool = False):
+def model_inputs(ragged: Ragged, index: np.ndarray, card: ModelCard, augment: bool = False,
+                 table: pd.DataFrame | None = None):
     """What the model of ``card`` reads of the objects ``index``: windows for the Astromer family, dt/dm sequences
-    or images for the classifiers; ``augment`` for training."""
+    or images for the classifiers; ``augment`` for training. A model with ``card.feature_norm`` also reads the
+    objects' light-curve features and best period (tabular.py) from ``table`` (the features rule's table of
+    ``ragged``'s objects; None: extracted now)."""
+    source = _source(ragged, index, card, augment)
+    if card.feature_norm is None:
+        return source
+    return WithObjectArrays(source, object_arrays(table_of(ragged, card.quantity, table), card.feature_norm,
+                                                  card.bands))
+
+
+def _source(ragged: Ragged, index: np.ndarray, card: ModelCard, augment: bool):
     if models.kind(card.model) == "encoder":
-        return Windows(ragged, index, card.window, card.band)
+        return Windows(ragged, index, card.window, card.band, apart=card.bands_apart)
     config = models.model_config(card.model, **card.overrides)
     if isinstance(config, VisionConfig):
         return Images(ragged, index, card.image, augment, magnitudes=card.quantity == "mag")

@@ -20,6 +20,7 @@ from astroflow.train.data import Windows, sample_bands
 from astroflow.train.inputs import model_inputs
 from astroflow.train.split import held_out, kept, roles
 from astroflow.train.streaming import STREAM, StreamConfig, Streamed, readable_objects
+from astroflow.train.tabular import feature_table, rows_of, with_feature_norm
 from astroflow.train.tasks import MAX_VALIDATION, MaskedReconstruction, Reconstructor
 from astroflow.train.trainer import TrainConfig, Trainer, data_id, fingerprint, finish, use_threads
 
@@ -49,7 +50,8 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
              workdir: str | Path, *, model: str, seed: int, settings: PretrainSettings, split_seed: int,
              validation_fraction: float, overrides: dict | None = None, band: str | None = None,
              band_sampling: str = "asynchronous", sync_tolerance: float | None = None,
-             pretraining: str = "joint", stream: StreamConfig = STREAM, threads: int | None = None) -> None:
+             pretraining: str = "joint", validation_min_per_class: int = 5, stream: StreamConfig = STREAM,
+             threads: int | None = None, features_path: str | Path | None = None) -> None:
     """Masked-reconstruction pretraining on the pool objects, a stratified share of them held out for early
     stopping. A per-band multiband model is pretrained jointly (all of it on multiband windows) or, with
     ``pretraining="independent"``, band encoder by band encoder on single-band windows.
@@ -67,7 +69,9 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
     pool = np.flatnonzero(role == "pool")
     pool = pool[kept(readable_objects(blocks, view, card.band, stream.workers)[pool], card.band, "pool")]
     labels = store.objects["label"].to_numpy()
-    held = held_out(labels[pool], validation_fraction, [split_seed, seed])
+    held = held_out(labels[pool], validation_fraction, [split_seed, seed], validation_min_per_class)
+    table = feature_table(card, features_path, store)
+    card = with_feature_norm(card, table, pool[~held], head=False)
     torch.manual_seed(seed)
     encoder = models.build(model, **card.overrides)
     if isinstance(encoder, PerBandFusion):
@@ -89,7 +93,7 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
         return
     # Validation reads fixed windows of at most MAX_VALIDATION held-out objects: those alone are loaded.
     validation = pool[held][:MAX_VALIDATION]
-    make = functools.partial(_inputs, card=card)
+    make = functools.partial(_inputs, card=card, table=table)
     task = MaskedReconstruction(Streamed(blocks, pool[~held], make, settings.batch_size, seed, view),
                                 make(view(store.load(validation)), np.arange(len(validation))), **settings.masking())
     trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id, workers=stream.workers)
@@ -98,8 +102,10 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
     finish(trainer, out_metrics)
 
 
-def _inputs(ragged: Ragged, index: np.ndarray, card) -> object:
-    return model_inputs(ragged, index, card)
+def _inputs(ragged: Ragged, index: np.ndarray, card, table: pd.DataFrame | None = None) -> object:
+    """The model inputs of a streamed buffer (or the validation objects), with the feature table's rows of its
+    objects when the model reads light-curve features."""
+    return model_inputs(ragged, index, card, table=None if table is None else rows_of(table, ragged.object_id))
 
 
 def pretrain_band_encoders(encoder: PerBandFusion, ragged: Ragged, train_index: np.ndarray,

@@ -26,14 +26,15 @@ def split(store_path: str | Path, out: str | Path, test_fraction: float, split_s
     log.info("%d test objects, %d in the pool", int((table.role == "test").sum()), int((table.role == "pool").sum()))
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int | list[int]) -> np.ndarray:
-    """A boolean mask choosing ``fraction`` of the objects of each label (rounded, at least one of a label with
-    two or more objects), at random from ``seed``. Unlabelled objects (-1) form a label of their own."""
+def stratified_split(labels: np.ndarray, fraction: float, seed: int | list[int], floor: int = 1) -> np.ndarray:
+    """A boolean mask choosing ``fraction`` of the objects of each label (rounded; at least ``floor`` of a label, at
+    most half of it, and at least one of a label with two or more objects), at random from ``seed``. Unlabelled
+    objects (-1) form a label of their own."""
     rng = np.random.default_rng(seed)
     chosen = np.zeros(len(labels), dtype=bool)
     for value in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == value))
-        n = round(fraction * len(members))
+        n = max(round(fraction * len(members)), min(floor, len(members) // 2))
         if len(members) >= 2:
             n = min(max(n, 1), len(members) - 1)
         chosen[members[:n]] = True
@@ -95,18 +96,19 @@ def roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
 
 
 def labelled_objects(labels: np.ndarray, pool: np.ndarray, n_per_class: str | int, fold: int, split_seed: int,
-                     validation_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+                     validation_fraction: float, validation_min_per_class: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """The objects every classifier of a comparison learns from: fold ``fold``'s draw of ``n_per_class`` labelled
     ``pool`` objects per class, and which of them are held out for validation (early stopping; the forest leaves
     them unused)."""
     n = parse_n_per_class(n_per_class)
     chosen = labelled_subset(labels, pool, n, split_seed, fold)
-    return chosen, held_out(labels[chosen], validation_fraction, [split_seed, fold, n or 0])
+    return chosen, held_out(labels[chosen], validation_fraction, [split_seed, fold, n or 0], validation_min_per_class)
 
 
-def held_out(labels: np.ndarray, fraction: float, seed: list[int]) -> np.ndarray:
-    """The validation share of training objects (stratified); a clear error when either side would be empty."""
-    held = stratified_split(labels, fraction, seed)
+def held_out(labels: np.ndarray, fraction: float, seed: list[int], min_per_class: int = 5) -> np.ndarray:
+    """The validation share of training objects (``fraction`` of each class, at least ``min_per_class``: early
+    stopping on a handful of objects stops at noise); a clear error when either side would be empty."""
+    held = stratified_split(labels, fraction, seed, min_per_class)
     if held.all() or not held.any():
         raise ConfigError("train.validation_fraction", f"{len(labels)} objects cannot be split into training and "
                           f"validation objects (with {int(np.sum(labels >= 0))} labelled; n_per_class too small?)")
