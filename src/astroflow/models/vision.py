@@ -19,6 +19,7 @@ from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch import Tensor, nn
 
 from astroflow.errors import ConfigError, DownloadError
+from astroflow.models.layers import FeatureBranch
 from astroflow.represent.images import LAYOUTS
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class VisionConfig:
     drop_path_rate: float = 0.1
     n_classes: int = 0
     n_bands: int = 1  # drawn by the renderer; the model reads any image
+    features: str = "none"  # light-curve features also read (train/tabular.py): none, period or all
+    n_features: int = 0  # their count, filled in from the data
 
 
 def timm_kwargs(config: VisionConfig) -> dict:
@@ -64,7 +67,9 @@ def create(config: VisionConfig, **kwargs) -> nn.Module:
 
 
 class ImageClassifier(nn.Module):
-    """A timm backbone and head on (B, H, W, 3) uint8 images; returns logits (B, n_classes)."""
+    """A timm backbone and head on (B, H, W, 3) uint8 images; returns logits (B, n_classes). With ``n_features``
+    the backbone's pooled features and a FeatureBranch of the object's light-curve features go through one linear
+    layer to the logits instead of the backbone's own head."""
 
     def __init__(self, config: VisionConfig):
         super().__init__()
@@ -74,6 +79,9 @@ class ImageClassifier(nn.Module):
         # Not saved with the weights: they follow from the architecture.
         self.register_buffer("mean", 255 * torch.tensor(data["mean"]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", 255 * torch.tensor(data["std"]).view(1, 3, 1, 1), persistent=False)
+        self.extra = FeatureBranch(config.n_features) if config.n_features else None
+        if self.extra is not None:
+            self.joint = nn.Linear(self.backbone.num_features + self.extra.width, config.n_classes)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         image = batch["image"]
@@ -81,18 +89,23 @@ class ImageClassifier(nn.Module):
         if image.shape[1:] != (size, size, 3):
             raise ValueError(f"images of shape {tuple(image.shape[1:])}, the model reads ({size}, {size}, 3)")
         x = (image.permute(0, 3, 1, 2).float() - self.mean) / self.std
-        return self.backbone(x)
+        if self.extra is None:
+            return self.backbone(x)
+        pooled = self.backbone.forward_head(self.backbone.forward_features(x), pre_logits=True)
+        return self.joint(torch.cat((pooled, self.extra(batch["features"])), dim=-1))
 
     def param_groups(self, weight_decay: float, layer_decay: float = 1.0) -> list[dict]:
         """Optimizer parameter groups, each with ``lr_scale`` (the factor on the learning rate): no weight decay
         on biases, norms and position tables; with ``layer_decay`` < 1 each block's rate is ``layer_decay``
         times that of the block above it (BEiT-style layer-wise decay, timm's grouping)."""
         skip = self.backbone.no_weight_decay()
+        own = [] if self.extra is None else [{"params": [*self.extra.parameters(), *self.joint.parameters()],
+                                               "lr_scale": 1.0}]
         if layer_decay == 1.0:
             groups = param_groups_weight_decay(self.backbone, weight_decay, no_weight_decay_list=skip)
-            return [{**group, "lr_scale": 1.0} for group in groups]
+            return [{**group, "lr_scale": 1.0} for group in groups] + own
         return param_groups_layer_decay(self.backbone, weight_decay, no_weight_decay_list=skip,
-                                        layer_decay=layer_decay)
+                                        layer_decay=layer_decay) + own
 
 
 def read_weights(path: Path) -> dict[str, Tensor]:
