@@ -73,4 +73,4 @@ class DtDmCNN(nn.Module):
         return self.out(x)
 
 
-PRESETS = {"cnn": CNNConfig()}
+PRESETS = {"cnn": CNNConfig(features="period")}  # the periodogram peaks next to the dt/dm series (issue 10)

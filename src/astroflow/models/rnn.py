@@ -58,4 +58,4 @@ class DtDmGRU(nn.Module):
         return self.out(x)
 
 
-PRESETS = {"rnn": RNNConfig()}
+PRESETS = {"rnn": RNNConfig(features="period")}  # the periodogram peaks next to the dt/dm steps (issue 10)
