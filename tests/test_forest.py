@@ -79,7 +79,7 @@ def test_forest_learns_from_the_deep_models_subset_and_is_reproducible(survey):
     _, held = labelled_objects(labels, np.flatnonzero(table["role"] == "pool"), "5", 1, **SELECTION)
     used = pd.read_parquet(first / "split.parquet")
     assert used["object_id"].tolist() == table["object_id"][chosen].tolist()
-    assert held.sum() == 11 and (used["role"] == "train").all()  # the deep models' validation objects too
+    assert held.sum() == 22 and (used["role"] == "train").all()  # the deep models' validation objects too
     assert used.groupby("label").size().eq(5).all()
     assert pd.read_parquet(first / "predictions.parquet").equals(pd.read_parquet(again / "predictions.parquet"))
     other = trained(survey, "5", fold=1, seed=4, name="c")

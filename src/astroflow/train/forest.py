@@ -76,7 +76,8 @@ def train_forest(features_path: str | Path, split_path: str | Path, out_model: s
     fill = float(settings.fill)
     x, imputed = lcfeatures.matrix(table.iloc[learn], names, fill)
     _log_imputed(imputed, len(learn))
-    forest = KINDS[settings.kind](**settings.forest(), random_state=seed, n_jobs=threads)
+    params = settings.forest()  # checks the kind
+    forest = KINDS[settings.kind](**params, random_state=seed, n_jobs=threads)
     start = time.monotonic()
     forest.fit(x, labels[learn])
     log.info("%s of %d trees on %d objects, %d features in %.1f s", type(forest).__name__, forest.n_estimators,
