@@ -184,7 +184,7 @@ def test_predict_encode_and_features_block_by_block_equal_the_whole(store, tmp_p
     from astroflow.train.encode import encode
     from astroflow.train.predict import predict_store
 
-    card = artifacts.new_card("astromer-tiny", store)
+    card = artifacts.new_card("astromer-tiny", store, {"phase_harmonics": 0})  # features: the test below
     torch.manual_seed(0)
     encoder = models.build("astromer-tiny", **card.overrides)
     card = dataclasses.replace(card, kind="classifier", class_names=list(store.class_names), head="mean",
@@ -205,3 +205,34 @@ def test_predict_encode_and_features_block_by_block_equal_the_whole(store, tmp_p
     np.testing.assert_array_equal(a["object_id"].values, b["object_id"].values)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "whole.features.parquet"),
                                   pd.read_parquet(tmp_path / "blocks.features.parquet"))
+
+
+def test_encode_reads_each_blocks_feature_rows(store, tmp_path, monkeypatch):
+    """A model folding at the periodogram period encodes block by block with the features table's rows of each
+    block, and as the same with no table (each block's features extracted from its light curves)."""
+    import torch
+    import xarray as xr
+
+    from astroflow import models
+    from astroflow import store as stores
+    from astroflow.features import write_features
+    from astroflow.train import artifacts
+    from astroflow.train.encode import encode
+    from astroflow.train.tabular import feature_table, with_feature_norm
+
+    write_features(store.path, tmp_path / "f.parquet", threads=1)
+    card = artifacts.new_card("astromer-tiny", store)
+    table = feature_table(card, tmp_path / "f.parquet", store)
+    assert table is not None  # the default tiny Astromer folds at the period
+    card = with_feature_norm(card, table, np.arange(store.n_objects), head=False)
+    torch.manual_seed(0)
+    artifacts.save_model(tmp_path / "m.pt", models.build("astromer-tiny", **card.overrides), card)
+    encode(tmp_path / "m.pt", store.path, tmp_path / "whole.zarr", features_path=tmp_path / "f.parquet")
+    monkeypatch.setattr(stores, "BYTES_PER_OBS", 2**20 // 2048)  # 1 MB holds 2048 observations
+    assert len(StoreBlocks(store.path, 1)) > 3
+    for name, path in (("rows", tmp_path / "f.parquet"), ("extracted", None)):
+        encode(tmp_path / "m.pt", store.path, tmp_path / f"{name}.zarr", stream=StreamConfig(memory_mb=1),
+               features_path=path)
+    whole = xr.open_zarr(tmp_path / "whole.zarr")["embedding"].values
+    for name in ("rows", "extracted"):
+        np.testing.assert_allclose(xr.open_zarr(tmp_path / f"{name}.zarr")["embedding"].values, whole, atol=1e-5)

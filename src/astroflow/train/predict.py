@@ -146,6 +146,8 @@ def _wanted(card) -> str:
     """What an object needs for the model to read it, for the note of those it cannot."""
     if card.band is not None:
         return f"band {card.bands[card.band]}"
+    if card.bands_apart:  # a single-band encoder reading each band alone: any of them will do
+        return "the model's bands"
     return "all bands" if card.band_sampling == "asynchronous" else "epochs shared by all bands"
 
 
