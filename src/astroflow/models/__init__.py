@@ -97,7 +97,8 @@ def model_config(name: str, **overrides):
 
 
 RATES = ("dropout", "drop_path_rate")  # probabilities: in [0, 1)
-COUNTS_FROM_ZERO = ("n_bands", "n_classes", "fusion_layers")  # 0 means none (single-band, not yet known; no fusion)
+# 0 means none: single-band, not yet known, no fusion, no period folding
+COUNTS_FROM_ZERO = ("n_bands", "n_classes", "fusion_layers", "phase_harmonics")
 MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights, 30 times the largest preset: more is a crafted file
 
 
