@@ -152,7 +152,8 @@ def test_dataset_settings_rerun_their_stages(ci_run, tmp_path, change, first):
 
 @pytest.mark.workflow
 def test_predictions_are_those_of_the_same_seeds_before_the_refactoring(ci_run):
-    """Every CI model's test probabilities, as recorded from the workflow before the stage map was reorganised."""
+    """Every CI model's test probabilities, as recorded from the workflow on config/ci.yaml (last re-recorded when
+    issue 10 changed the default models on purpose: the period fold and features, the random forest)."""
     recorded = json.loads((ROOT / "tests" / "data" / "ci_predictions.json").read_text())
     for run, probs in recorded.items():
         table = pd.read_parquet(ci_run / "results" / "ci" / "evaluate" / run / "predictions.parquet")
