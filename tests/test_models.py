@@ -12,7 +12,8 @@ TINY_PRESETS = ["astromer-tiny", "astromoe-tiny", "multiband-perband-tiny", "mul
 
 
 def make_batch(lengths=(30, 20, 5, 1), width=None, n_bands=2, seed=0):
-    """A padded batch like represent/windows.py gives: increasing times with gaps, zero-meaned, zero padding."""
+    """A padded batch like represent/windows.py gives: increasing times with gaps, zero-meaned, zero padding; with
+    each object's period (train/data.py)."""
     g = torch.Generator().manual_seed(seed)
     width = width or max(lengths)
     mask = torch.arange(width)[None] < torch.tensor(lengths)[:, None]
@@ -23,7 +24,8 @@ def make_batch(lengths=(30, 20, 5, 1), width=None, n_bands=2, seed=0):
     value = torch.where(mask, value - (value * mask).sum(1, keepdim=True) / count, 0.0)
     return {"time": time, "value": value, "error": (0.05 + 0.1 * torch.rand(time.shape, generator=g)) * mask,
             "band": torch.randint(0, n_bands, time.shape, generator=g) * mask, "mask": mask,
-            "label": torch.arange(len(lengths)) % 2}
+            "label": torch.arange(len(lengths)) % 2,
+            "period": torch.tensor([7.3, 0.0, 2.1, 11.0])[:len(lengths)]}  # 0: none found (astromer-tiny folds)
 
 
 def build(name, **overrides):
@@ -63,7 +65,7 @@ def test_padding_does_not_change_real_points(name):
     batch = make_batch(lengths=(12, 7, 3))
     padded = {}
     for key, value in batch.items():
-        if key == "label":
+        if key in ("label", "period"):  # per object
             padded[key] = value
         elif key == "mask":
             padded[key] = torch.cat([value, torch.zeros(3, 9, dtype=torch.bool)], 1)
