@@ -38,9 +38,10 @@ class Browser:
         self._replies, replies_write = os.pipe()
 
         # Chromium's --remote-debugging-pipe reads commands on fd 3 and writes replies on fd 4. The commands pipe is
-        # made first, so its read end is never above the replies' write end and the redirections cannot clobber.
+        # made first, so its read end is never above the replies' write end and the redirections cannot clobber. bash,
+        # not sh: dash refuses descriptors above 9, which a test process usually holds.
         redirect = f'exec "$@" 3<&{commands_read} 4>&{replies_write}'
-        self.proc = subprocess.Popen(["/bin/sh", "-c", redirect, "sh", executable, *FLAGS,
+        self.proc = subprocess.Popen(["/bin/bash", "-c", redirect, "bash", executable, *FLAGS,
                                       f"--user-data-dir={profile}", "about:blank"],
                                      pass_fds=(commands_read, replies_write), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)

@@ -83,7 +83,8 @@ def ci_config(repo: Path) -> None:
     """Point a project copy's DVC stages at config/ci.yaml and give it the running environment as .venv."""
     dvc_yaml = (repo / "dvc.yaml").read_text()
     (repo / "dvc.yaml").write_text(dvc_yaml.replace("configfile: config/config.yaml", "configfile: config/ci.yaml")
-                                   .replace("dataset: sim", "dataset: ci"))
+                                   .replace("dataset: sim", "dataset: ci")
+                                   .replace("spectra: specsim", "spectra: specci"))
     if not (repo / ".venv").exists():
         (repo / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
 
