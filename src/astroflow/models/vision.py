@@ -13,9 +13,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import timm
 import torch
-from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch import Tensor, nn
 
 from astroflow.errors import ConfigError, DownloadError
@@ -23,6 +21,15 @@ from astroflow.models.layers import FeatureBranch
 from astroflow.represent.images import LAYOUTS
 
 log = logging.getLogger(__name__)
+
+
+def _timm():
+    """timm, imported on first use: with torchvision it takes seconds to import, which every job of a
+    non-image model would otherwise pay."""
+    import timm
+    import timm.optim
+
+    return timm
 PRETRAINED_KEY = "train.image_weights"  # the config key load_pretrained's errors name
 
 
@@ -61,6 +68,7 @@ def create(config: VisionConfig, **kwargs) -> nn.Module:
         raise ConfigError("model.layout", f"{config.layout!r} is not one of {LAYOUTS}")
     if config.n_classes < 1:
         raise ConfigError("model.n_classes", f"an image classifier needs at least one class, not {config.n_classes}")
+    timm = _timm()
     if not timm.is_model(config.architecture):
         raise ConfigError("model.architecture", f"{config.architecture!r} is not a timm architecture")
     return timm.create_model(config.architecture, num_classes=config.n_classes, **timm_kwargs(config), **kwargs)
@@ -98,13 +106,14 @@ class ImageClassifier(nn.Module):
         """Optimizer parameter groups, each with ``lr_scale`` (the factor on the learning rate): no weight decay
         on biases, norms and position tables; with ``layer_decay`` < 1 each block's rate is ``layer_decay``
         times that of the block above it (BEiT-style layer-wise decay, timm's grouping)."""
+        optim = _timm().optim
         skip = self.backbone.no_weight_decay()
         own = [] if self.extra is None else [{"params": [*self.extra.parameters(), *self.joint.parameters()],
                                                "lr_scale": 1.0}]
         if layer_decay == 1.0:
-            groups = param_groups_weight_decay(self.backbone, weight_decay, no_weight_decay_list=skip)
+            groups = optim.param_groups_weight_decay(self.backbone, weight_decay, no_weight_decay_list=skip)
             return [{**group, "lr_scale": 1.0} for group in groups] + own
-        return param_groups_layer_decay(self.backbone, weight_decay, no_weight_decay_list=skip,
+        return optim.param_groups_layer_decay(self.backbone, weight_decay, no_weight_decay_list=skip,
                                         layer_decay=layer_decay) + own
 
 
@@ -117,7 +126,7 @@ def read_weights(path: Path) -> dict[str, Tensor]:
                                           "timm checkpoint file, or 'hub' (needs a network); models not named there "
                                           "train from scratch")
     try:
-        state = timm.models.load_state_dict(str(path), weights_only=True)
+        state = _timm().models.load_state_dict(str(path), weights_only=True)
     except Exception as error:  # torch.load raises whatever its unpickler meets in a damaged file
         raise ConfigError(PRETRAINED_KEY, f"weights file {path} is neither a safetensors file nor a torch "
                                           f"checkpoint of a state dict ({error})") from error
