@@ -8,7 +8,7 @@ import xarray as xr
 
 from astroflow.clean import clean
 from astroflow.errors import InputError
-from astroflow.report import classification, data, embeddings, inputs, training
+from astroflow.report import classification, data, embeddings, inputs, training, uncertainty
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from test_materialize import params  # noqa: F401  (the schema's represent defaults, as a fixture)
@@ -122,3 +122,54 @@ def test_embedding_map(tmp_path):
         tmp_path / "e.zarr")
     embeddings.embedding_map(tmp_path / "e.zarr", tmp_path / "e.png")
     assert is_png(tmp_path / "e.png")
+
+
+def uncertainty_run(root, model, method, seed, n=40, classes=("a", "b", "c")):
+    """The four artifacts of one uncertainty run, made by the uncertainty stage's own evaluation from random
+    sampled probabilities (one pass for the deterministic method)."""
+    from astroflow.train.metrics import predictions_table
+    from astroflow.uncertainty.evaluation import assess
+
+    rng = np.random.default_rng(seed)
+    passes = 1 if method == "deterministic" else 4
+    label = rng.integers(0, len(classes), n)
+    logits = rng.normal(size=(n, passes, len(classes))) + 2.0 * np.eye(len(classes))[label][:, None]
+    samples = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    metrics, per_object, bins, curves = assess(samples, label, samples.mean(1), label, n_bins=10, points=20)
+    run = root / model / method / f"s{seed}"
+    run.mkdir(parents=True)
+    table = predictions_table(np.arange(n).astype(str), label, samples.mean(1), list(classes))
+    table.assign(**per_object).to_parquet(run / "objects.parquet")
+    bins.to_csv(run / "reliability.csv", index=False)
+    curves.to_csv(run / "coverage.csv", index=False)
+    (run / "metrics.json").write_text(json.dumps(metrics | {"model": model, "init": "scratch", "n_per_class": 20,
+                                                            "method": method, "fold": 0, "seed": seed,
+                                                            "macro_f1": 0.5, "seconds": 1.0}))
+    return run / "metrics.json"
+
+
+def test_uncertainty_figures_a_panel_per_method_and_model(tmp_path):
+    # the encoder's mc_dropout has two seeds; the rnn has one method only: its other panels are left out
+    runs = [uncertainty_run(tmp_path, "astromer", m, s) for m, s in (("deterministic", 0), ("mc_dropout", 0),
+                                                                       ("mc_dropout", 1), ("hsa", 0))]
+    runs += [uncertainty_run(tmp_path, "rnn", "deterministic", 0)]
+    files = {name: [str(p).replace("metrics.json", name) for p in runs]
+             for name in ("reliability.csv", "coverage.csv", "objects.parquet")}
+    fig = uncertainty.reliability_diagrams(runs, files["reliability.csv"], tmp_path / "rel.png")
+    assert is_png(tmp_path / "rel.png") and len(fig.axes) == 3 + 1
+    fig = uncertainty.risk_coverage(runs, files["coverage.csv"], tmp_path / "rc.png")
+    assert is_png(tmp_path / "rc.png")
+    assert [len(ax.lines) for ax in fig.axes if ax.axison] == [3, 1]  # every method of a model on one axis
+    fig = uncertainty.score_histograms(runs, files["objects.parquet"], tmp_path / "hist.png")
+    assert is_png(tmp_path / "hist.png") and len(fig.axes) == 4
+    groups = uncertainty.headline(uncertainty.runs(runs[::-1]))
+    assert groups["method"].tolist() == ["deterministic", "deterministic", "mc_dropout", "hsa"]  # package order
+    assert groups.loc[0, "model"] == "rnn" and set(groups.loc[:1, "score"]) <= {"max_p", "entropy"}
+    assert [len(r) for r in groups["runs"]] == [1, 1, 2, 1]  # folds and seeds pooled
+
+
+def test_uncertainty_figure_names_a_table_it_cannot_use(tmp_path):
+    runs = [uncertainty_run(tmp_path, "rnn", "deterministic", 0)]
+    (tmp_path / "bad.csv").write_text("coverage,risk\n1,0\n")
+    with pytest.raises(InputError, match="bad.csv"):
+        uncertainty.risk_coverage(runs, [tmp_path / "bad.csv"], tmp_path / "rc.png")

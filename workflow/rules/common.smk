@@ -206,13 +206,14 @@ def report_targets(dataset):
         encoder, seed = pretrained_encoders()[0], t["seeds"][0]
         targets += [f"{report}/pretrain_loss.png", f"{report}/embeddings_{encoder}_s{seed}.png"]
     if config["uncertainty"]["models"]:
-        targets.append(f"{report}/uncertainty.csv")
+        targets += [f"{report}/uncertainty.csv"] + [f"{report}/uncertainty_{name}.png" for name in UNCERTAINTY_FIGURES]
     return targets
 
 
 # Uncertainty (uncertainty.smk)
 UNCERTAIN = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}/{method}"
 UNCERTAINTY_SETTINGS = ("passes", "bins", "coverage_points", "max_rows", "seed")
+UNCERTAINTY_FIGURES = ("reliability", "risk_coverage", "scores")  # the report's figures (report_uncertainty)
 
 
 def uncertain_model(model, method):
@@ -226,9 +227,10 @@ def ensemble_seeds(seed):
     return list(range(seed * m, seed * m + m))
 
 
-def uncertainty_targets(dataset):
-    """metrics.json of every configured model, method, fold and seed (train.folds, train.seeds); encoders at
-    uncertainty.init and uncertainty.n_per_class, other models trained from scratch."""
+def uncertainty_targets(dataset, output="metrics.json"):
+    """metrics.json (or another ``output`` of the uncertainty rule) of every configured model, method, fold and seed
+    (train.folds, train.seeds); encoders at uncertainty.init and uncertainty.n_per_class, other models trained from
+    scratch."""
     u, t = config["uncertainty"], config["train"]
     runs = []
     for model in u["models"]:
@@ -238,7 +240,7 @@ def uncertainty_targets(dataset):
                 raise ConfigError("uncertainty.methods", f"{method} needs an encoder (stochastic attention); "
                                   f"{model!r} is not one")
             run = f"{model}/{init}/n{u['n_per_class']}"
-            runs += [f"{RESULTS}/{dataset}/uncertainty/{run}/f{f}/s{s}/{method}/metrics.json"
+            runs += [f"{RESULTS}/{dataset}/uncertainty/{run}/f{f}/s{s}/{method}/{output}"
                      for f in range(t["folds"]) for s in t["seeds"]]
     return runs
 

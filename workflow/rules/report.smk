@@ -116,3 +116,27 @@ rule report_embeddings:
         runtime=20,
     script:
         "../../scripts/report_embeddings.py"
+
+
+rule report_uncertainty:
+    input:
+        metrics=lambda wildcards: uncertainty_targets(wildcards.dataset),
+        reliability=lambda wildcards: uncertainty_targets(wildcards.dataset, "reliability.csv"),
+        coverage=lambda wildcards: uncertainty_targets(wildcards.dataset, "coverage.csv"),
+        objects=lambda wildcards: uncertainty_targets(wildcards.dataset, "objects.parquet"),
+    output:
+        reliability=report(f"{REPORT}/uncertainty_reliability.png", caption="../report/uncertainty_reliability.rst",
+                           category="Uncertainty"),
+        risk_coverage=report(f"{REPORT}/uncertainty_risk_coverage.png",
+                             caption="../report/uncertainty_risk_coverage.rst", category="Uncertainty"),
+        scores=report(f"{REPORT}/uncertainty_scores.png", caption="../report/uncertainty_scores.rst",
+                      category="Uncertainty"),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/report/uncertainty.log",
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/report_uncertainty.py"

@@ -36,6 +36,8 @@ RC = {
 PANEL = (2.4, 2.0)  # inches per panel
 SEQUENTIAL = "viridis"  # maps of counts and scores, with a colour bar
 CONFUSION = "Blues"
+RAW, CALIBRATED = "tab:blue", "tab:orange"  # a model's own probabilities, and after calibration
+OUTCOME = {"right": "tab:green", "wrong": "tab:red"}  # predictions that were right or wrong
 
 
 def figure(rows: int = 1, cols: int = 1, panel: tuple[float, float] = PANEL, **kwargs):
@@ -90,6 +92,11 @@ def matrix(ax, values: np.ndarray, rows: Sequence[str], cols: Sequence[str], cma
                         color="white" if dark else "black")
     ax.figure.colorbar(image, ax=ax, label=label, fraction=0.046, pad=0.04)
     return image
+
+
+def identity(ax, low: float, high: float) -> None:
+    """The dashed line y = x from ``low`` to ``high``: perfect calibration, or prediction equal to truth."""
+    ax.plot([low, high], [low, high], color="k", ls="--", lw=0.8)
 
 
 def band_line(code: int, name: str):
