@@ -8,7 +8,7 @@ import xarray as xr
 
 from astroflow.clean import clean
 from astroflow.errors import InputError
-from astroflow.report import classification, data, embeddings, inputs, training, uncertainty
+from astroflow.report import classification, data, embeddings, inputs, spectra, training, uncertainty
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from test_materialize import params  # noqa: F401  (the schema's represent defaults, as a fixture)
@@ -173,3 +173,38 @@ def test_uncertainty_figure_names_a_table_it_cannot_use(tmp_path):
     (tmp_path / "bad.csv").write_text("coverage,risk\n1,0\n")
     with pytest.raises(InputError, match="bad.csv"):
         uncertainty.risk_coverage(runs, [tmp_path / "bad.csv"], tmp_path / "rc.png")
+
+
+def spectra_evaluation(root, model, seed, redshift=True, classes=("GALAXY", "QSO", "STAR")):
+    """metrics.json and redshift.csv of one spectra evaluation (empty redshift table: a model without z)."""
+    rng = np.random.default_rng(seed)
+    run = root / model / f"s{seed}"
+    run.mkdir(parents=True)
+    z = np.concatenate([rng.uniform(0, 0.7, 10), rng.uniform(0.5, 4, 10), np.zeros(10)])
+    table = pd.DataFrame({"object_id": np.arange(30).astype(str), "class": np.repeat(classes, 10), "z": z,
+                          "z_pred": z + rng.normal(0, 0.05, 30) * (1 + z)})
+    (table if redshift else table[:0]).to_csv(run / "redshift.csv", index=False)
+    scores = {"n": 30, "r2": 0.9, "nmad": 0.04, "outlier_fraction": 0.0, "success_rate": 0.1}
+    (run / "metrics.json").write_text(json.dumps({
+        "model": model, "seed": seed, "n_objects": 30, "redshift": scores if redshift else None,
+        "class": {"classes": list(classes), "accuracy": 0.9, "confusion_matrix": [[9, 1, 0], [0, 10, 0], [1, 0, 9]]}}))
+    return run / "metrics.json"
+
+
+def panels(fig) -> int:
+    return sum(ax.get_label() != "<colorbar>" and ax.axison for ax in fig.axes)
+
+
+def test_spectra_figures_a_panel_per_model_and_only_models_with_redshift(tmp_path):
+    runs = [spectra_evaluation(tmp_path, "vit", s) for s in (0, 1)] + [spectra_evaluation(tmp_path, "cnn", 0)]
+    runs += [spectra_evaluation(tmp_path, "forest", 0, redshift=False)]
+    fig = spectra.confusion_matrices(runs, tmp_path / "confusion.png")
+    assert is_png(tmp_path / "confusion.png") and panels(fig) == 3
+    fig = spectra.redshifts(runs, [p.with_name("redshift.csv") for p in runs], tmp_path / "z.png")
+    assert is_png(tmp_path / "z.png") and panels(fig) == 2  # the forest predicts no redshift: no panel
+    assert [ax.get_title().split(":")[0] for ax in fig.axes if ax.axison] == ["vit", "cnn"]
+    with pytest.raises(ValueError, match="no model predicts redshift"):
+        spectra.redshifts(runs[3:], [runs[3].with_name("redshift.csv")], tmp_path / "none.png")
+    other = spectra_evaluation(tmp_path, "svm", 0, classes=("STAR", "GALAXY", "QSO"))
+    with pytest.raises(InputError, match="svm"):
+        spectra.confusion_matrices(runs + [other], tmp_path / "mixed.png")

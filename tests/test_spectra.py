@@ -11,8 +11,9 @@ from astropy.io import fits
 from astroflow.cli import main
 from astroflow.errors import InputError
 from astroflow.spectra import formats, inputs
-from astroflow.spectra.evaluate import evaluate, redshift_metrics
+from astroflow.spectra.evaluate import evaluate
 from astroflow.spectra.grid import MASK_NO_DATA, Grid, resample
+from astroflow.spectra.redshift import redshift_metrics
 from astroflow.spectra.simulate import SimulateConfig, noiseless, simulate
 from astroflow.spectra.store import build, open_store
 from astroflow.spectra.train import split, train

@@ -41,9 +41,11 @@ def spectra_model_file(wildcards):
     return f"{RESULTS}/{wildcards.dataset}/spectra/train/{wildcards.model}/s{wildcards.seed}/model.{ext}"
 
 
-def spectra_metrics(dataset, target=None):
+def spectra_metrics(dataset, target=None, output="metrics.json"):
+    """metrics.json (or another ``output`` of the evaluation) of every model and seed, on the test spectra or on
+    data set ``target``."""
     where = "evaluate" if target is None else f"transfer/{target}"
-    return [f"{RESULTS}/{dataset}/spectra/{where}/{m}/s{s}/metrics.json" for m in SPECTRA["models"]
+    return [f"{RESULTS}/{dataset}/spectra/{where}/{m}/s{s}/{output}" for m in SPECTRA["models"]
             for s in SPECTRA["seeds"]]
 
 
@@ -52,6 +54,12 @@ def spectra_targets():
     if not d:
         return []
     return [f"{RESULTS}/{d}/spectra/report/comparison.csv"] + [
-        f"{RESULTS}/{d}/spectra/report/transfer_{t}.csv" for t in SPECTRA["transfer"]]
+        f"{RESULTS}/{d}/spectra/report/transfer_{t}.csv" for t in SPECTRA["transfer"]] + [
+        f"{RESULTS}/{d}/spectra/report/{figure}.png" for figure in spectra_figures()]
+
+
+def spectra_figures():
+    """The report's spectra figures (report_spectra): class confusion, and redshift when it is regressed."""
+    return ["confusion"] + (["redshift"] if "z" in SPECTRA["train"]["regression"] else [])
 
 

@@ -82,7 +82,8 @@ rule spectra_compare:
     input:
         lambda w: spectra_metrics(w.dataset, None if w.scored == "comparison" else w.scored.removeprefix("transfer_")),
     output:
-        table=f"{SPECTRA_DIR}/report/{{scored}}.csv",
+        table=report(f"{SPECTRA_DIR}/report/{{scored}}.csv", caption="../report/spectra_comparison.rst",
+                     category="Spectra"),
         markdown=f"{SPECTRA_DIR}/report/{{scored}}.md",
     wildcard_constraints:
         scored=r"comparison|transfer_[A-Za-z0-9_\-]+",
@@ -95,3 +96,24 @@ rule spectra_compare:
         runtime=5,
     script:
         "../../scripts/spectra_compare.py"
+
+
+# The report's spectra figures (astroflow.report.spectra), from the evaluations' saved outputs alone; the redshift
+# figure only when redshift is regressed (spectra_figures).
+rule report_spectra:
+    input:
+        metrics=lambda w: spectra_metrics(w.dataset),
+        redshift=lambda w: spectra_metrics(w.dataset, output="redshift.csv") if w.figure == "redshift" else [],
+    output:
+        report(f"{SPECTRA_DIR}/report/{{figure}}.png", caption="../report/spectra_figures.rst", category="Spectra"),
+    wildcard_constraints:
+        figure="confusion|redshift",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/spectra/report_{{figure}}.log",
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../../scripts/report_spectra.py"

@@ -70,14 +70,20 @@ def confusion_matrices(paths: Iterable[str | Path], out_png: str | Path) -> None
     classes = table["classes"].iloc[0]
     fig, axes = style.figure(rows, cols, panel=(0.32 * len(classes) + 2.2, 0.3 * len(classes) + 1.6))
     for ax, ((model, init), group) in zip(axes.ravel(), groups):
-        matrix = np.sum([np.asarray(m, dtype=float) for m in group["confusion_matrix"]], axis=0)
-        share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        style.matrix(ax, share, classes, classes, cmap=style.CONFUSION, label="share of the true class")
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title(f"{_name(model, init)}, n={group['n_per_class'].iloc[0]}, {len(group)} run(s)")
+        confusion(ax, group["confusion_matrix"], classes,
+                  f"{_name(model, init)}, n={group['n_per_class'].iloc[0]}, {len(group)} run(s)")
     style.hide_unused(axes, len(groups))
     style.save(fig, out_png, "confusion matrices at the largest labelled set (rows: true class)")
+
+
+def confusion(ax, matrices: Iterable, classes: list[str], title: str) -> None:
+    """Confusion matrices (rows: true class) summed, each row divided by the true class's objects, as a heat map."""
+    matrix = np.sum([np.asarray(m, dtype=float) for m in matrices], axis=0)
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    style.matrix(ax, share, classes, classes, cmap=style.CONFUSION, label="share of the true class")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
 
 
 def per_class_f1(paths: Iterable[str | Path], out_png: str | Path) -> None:
