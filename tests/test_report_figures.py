@@ -8,7 +8,7 @@ import xarray as xr
 
 from astroflow.clean import clean
 from astroflow.errors import InputError
-from astroflow.report import classification, data, embeddings, inputs, spectra, training, uncertainty
+from astroflow.report import classification, data, embeddings, inputs, spectra, stellar, training, uncertainty
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import LightCurveStore, write_store
 from test_materialize import params  # noqa: F401  (the schema's represent defaults, as a fixture)
@@ -208,3 +208,39 @@ def test_spectra_figures_a_panel_per_model_and_only_models_with_redshift(tmp_pat
     other = spectra_evaluation(tmp_path, "svm", 0, classes=("STAR", "GALAXY", "QSO"))
     with pytest.raises(InputError, match="svm"):
         spectra.confusion_matrices(runs + [other], tmp_path / "mixed.png")
+
+
+def stellar_table(n, rng, **columns):
+    """Posterior summaries of ``n`` stars against their truths (the stellar evaluation's columns)."""
+    table = pd.DataFrame(columns)
+    for name, low, high in (("log_mass", -0.5, 1.0), ("log_age", 6.0, 10.0)):
+        truth = rng.uniform(low, high, n)
+        mid = truth + rng.normal(0, 0.05, n)
+        table = table.assign(**{f"true_{name}": truth, f"{name}_p16": mid - 0.05, f"{name}_p50": mid,
+                                f"{name}_p84": mid + 0.05})
+    return table
+
+
+def test_stellar_figures_benchmark_rows_and_posterior_examples(tmp_path):
+    rng = np.random.default_rng(0)
+    stellar_table(40, rng, branch=np.repeat(["pre", "post"], 20)).to_parquet(tmp_path / "holdback.parquet")
+    fig = stellar.versus(tmp_path / "holdback.parquet", tmp_path / "versus.png")
+    assert is_png(tmp_path / "versus.png") and panels(fig) == 2 * 2  # no benchmark tables: held-back rows only
+    (tmp_path / "tables").mkdir()
+    stellar_table(10, rng).to_parquet(tmp_path / "tables" / "fgk.parquet")
+    fig = stellar.versus(tmp_path / "holdback.parquet", tmp_path / "versus.png", tmp_path / "tables")
+    assert panels(fig) == 3 * 2 and fig.axes[-1].get_title() == "fgk (10 stars)"
+
+    draws = pd.DataFrame({"table": np.repeat(["fgk", "onc"], 60), "star": np.tile(np.repeat([0, 1], 30), 2),
+                          "log_mass": rng.normal(0, 0.02, 120), "log_age": rng.normal(9, 0.1, 120),
+                          "true_log_mass": 0.0, "true_log_age": np.repeat([9.0, np.nan], 60)})
+    draws.loc[90:, "log_mass"] = np.nan  # onc star 1: no draw inside a grid
+    draws.to_parquet(tmp_path / "examples.parquet")
+    fig = stellar.posterior_examples(tmp_path / "examples.parquet", tmp_path / "posteriors.png")
+    assert is_png(tmp_path / "posteriors.png") and panels(fig) == 2  # a panel per benchmark table
+    onc = next(ax for ax in fig.axes if ax.get_title().startswith("onc"))
+    assert [t.get_text() for t in onc.get_legend().get_texts()] == ["star 0: 30 of 30 draws in a grid",
+                                                                    "star 1: 0 of 30 draws in a grid"]
+    draws[:0].to_parquet(tmp_path / "none.parquet")
+    with pytest.raises(InputError, match="none.parquet"):
+        stellar.posterior_examples(tmp_path / "none.parquet", tmp_path / "none.png")

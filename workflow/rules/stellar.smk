@@ -21,12 +21,13 @@ if STELLAR_BENCHMARKS is not None and not STELLAR_BENCHMARKS.is_dir():
 # The stellar branch's results in the default target (rule all), none when stellar.enabled is false.
 STELLAR_TARGETS = [f"{STELLAR}/evaluate/metrics.json", f"{STELLAR}/figures/stellar.png"] if STELLAR_CONFIG["enabled"] else []
 if STELLAR_CONFIG["enabled"] and STELLAR_BENCHMARKS is not None:
-    STELLAR_TARGETS.append(f"{STELLAR}/benchmarks/metrics.json")
-# The figure's data: held-back tracks, and the benchmark tables and posterior draws when they are scored.
-STELLAR_FIGURE_DATA = {"holdback": f"{STELLAR}/evaluate/holdback.parquet"}
+    STELLAR_TARGETS += [f"{STELLAR}/benchmarks/metrics.json", f"{STELLAR}/figures/posteriors.png"]
+# The figures' data: held-back tracks and, when they are scored, the benchmark tables (stellar.png); the benchmark
+# stars' posterior draws (posteriors.png, made only then).
+STELLAR_FIGURE_DATA = {"stellar": {"holdback": f"{STELLAR}/evaluate/holdback.parquet"},
+                       "posteriors": {"examples": f"{STELLAR}/benchmarks/posterior_examples.parquet"}}
 if STELLAR_BENCHMARKS is not None:
-    STELLAR_FIGURE_DATA |= {"tables": f"{STELLAR}/benchmarks/tables",
-                            "examples": f"{STELLAR}/benchmarks/posterior_examples.parquet"}
+    STELLAR_FIGURE_DATA["stellar"]["tables"] = f"{STELLAR}/benchmarks/tables"
 
 
 wildcard_constraints:
@@ -126,13 +127,15 @@ rule stellar_benchmark:
 
 rule stellar_figures:
     input:
-        **STELLAR_FIGURE_DATA,
+        unpack(lambda wildcards: STELLAR_FIGURE_DATA[wildcards.figure]),
     output:
-        report(f"{STELLAR}/figures/stellar.png", caption="../report/stellar.rst", category="Stellar parameters"),
+        report(f"{STELLAR}/figures/{{figure}}.png", caption="../report/stellar.rst", category="Stellar parameters"),
+    wildcard_constraints:
+        figure="stellar|posteriors",
     log:
-        f"{STELLAR_LOGS}/figures.log",
+        f"{STELLAR_LOGS}/figures_{{figure}}.log",
     conda:
-        "../../envs/stellar.yaml"
+        "../../envs/report.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
