@@ -205,7 +205,7 @@ def report_targets(dataset):
     if pretrained_encoders():
         encoder, seed = pretrained_encoders()[0], t["seeds"][0]
         targets += [f"{report}/pretrain_loss.png", f"{report}/embeddings_{encoder}_s{seed}.png"]
-    if config["uncertainty"]["models"]:
+    if uncertainty_targets(dataset):
         targets += [f"{report}/uncertainty.csv"] + [f"{report}/uncertainty_{name}.png" for name in UNCERTAINTY_FIGURES]
     return targets
 

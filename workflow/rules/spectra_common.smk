@@ -59,7 +59,10 @@ def spectra_targets():
 
 
 def spectra_figures():
-    """The report's spectra figures (report_spectra): class confusion, and redshift when it is regressed."""
+    """The report's spectra figures (report_spectra): class confusion, and redshift when it is regressed; none
+    without models."""
+    if not SPECTRA["models"]:
+        return []
     return ["confusion"] + (["redshift"] if "z" in SPECTRA["train"]["regression"] else [])
 
 
