@@ -216,7 +216,8 @@ def tiny(tmp_path_factory):
 
 
 @pytest.mark.parametrize("model", ["spectromer-micro", "spectrum-cnn", "forest", "svm"])
-def test_every_model_trains_and_is_scored_on_the_same_test_objects(tiny, model):
+def test_every_model_trains_and_is_scored_on_the_same_test_objects(tiny, model, caplog):
+    caplog.set_level("INFO", logger="astroflow")
     ext = "joblib" if model in ("forest", "svm") else "pt"
     out = tiny / model
     out.mkdir()
@@ -231,6 +232,8 @@ def test_every_model_trains_and_is_scored_on_the_same_test_objects(tiny, model):
     assert 0 <= metrics["class"]["macro_f1"] <= 1 and len(metrics["class"]["confusion_matrix"]) == 3
     assert {"r2", "nmad", "outlier_fraction", "success_rate"} <= set(metrics["redshift"])
     assert np.isfinite(predictions["z_pred"]).all() and (predictions["teff_pred"] > 0).all()
+    if ext == "pt":  # the training loop's progress lines name the model and seed
+        assert any(r.getMessage().startswith(f"{model} s0: step 4/4 loss") for r in caplog.records)
 
 
 def test_spectra_predict_cli_names_unreadable_files(tiny, tmp_path, capsys):

@@ -97,7 +97,8 @@ def test_same_seed_same_network_other_seed_another():
         assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def test_killed_training_resumes_exactly(tmp_path):
+def test_killed_training_resumes_exactly(tmp_path, caplog):
+    caplog.set_level("INFO", logger="astroflow")
     rng = np.random.default_rng(3)
     x, y = rng.random((40, 2)), rng.random((40, 2))
     cfg = nets.TrainConfig(members=2, epochs=12, hidden_layers=2, width=8, checkpoint_every=4)
@@ -105,9 +106,12 @@ def test_killed_training_resumes_exactly(tmp_path):
     ckpt = tmp_path / "g0.pt.checkpoint"
     nets.fit(x, y, nets.TrainConfig(**{**cfg.__dict__, "epochs": 9}), [0, 1], checkpoint=ckpt)  # killed after 9
     assert torch.load(ckpt, weights_only=True)["epoch"] == 8
-    resumed, _ = nets.fit(x, y, cfg, [0, 1], checkpoint=ckpt)
+    resumed, _ = nets.fit(x, y, cfg, [0, 1], checkpoint=ckpt, name="stelnet post-MS g0")
     for a, b in zip(straight.parameters(), resumed.parameters()):
         assert torch.equal(a, b)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("stelnet post-MS g0: ")]
+    assert lines[0].startswith("stelnet post-MS g0: resumed from") and lines[-1].startswith(
+        "stelnet post-MS g0: epoch 12/12 train loss")  # the progress lines name the run
 
 
 def test_groups_merge_into_the_whole_ensemble(trained, tmp_path):

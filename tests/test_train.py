@@ -1,5 +1,8 @@
-"""The trainer (seeded steps, exact resume after a kill, early stopping), the tasks and the data splits."""
+"""The trainer (seeded steps, exact resume after a kill, early stopping, progress lines), the tasks and the data
+splits."""
 import itertools
+import logging
+import re
 
 import numpy as np
 import pytest
@@ -7,6 +10,7 @@ import torch
 
 from astroflow import models
 from astroflow.errors import ConfigError
+from astroflow.logs import progress
 from astroflow.models.heads import Classifier, MeanPoolHead
 from astroflow.ragged import Ragged
 from astroflow.train.data import Windows, balanced_draw
@@ -102,6 +106,21 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path):
     rows = [line.split(",")[0] for line in (tmp_path / "killed" / "metrics.csv").read_text().splitlines()[1:]]
     assert rows == [str(s) for s in range(1, 13)]  # the steps redone after the kill are logged once
     assert (tmp_path / "straight" / "metrics.csv").read_text() == (tmp_path / "killed" / "metrics.csv").read_text()
+
+
+def test_progress_lines_name_the_run_its_step_and_loss(tmp_path, caplog, monkeypatch):
+    from astroflow.train import trainer
+
+    monkeypatch.setattr(trainer, "progress", lambda *a, **k: progress(*a, **(k | {"every_s": 0})))  # a line a step
+    caplog.set_level(logging.INFO, logger="astroflow")
+    config = TrainConfig(**{**CONFIG.__dict__, "max_steps": 4})
+    Trainer(config, tmp_path, name="astromer-tiny pretraining s0").fit(Reconstructor(tiny_encoder()),
+                                                                             pretraining(easy_survey(10)))
+    lines = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(r"astromer-tiny pretraining s0: step 1/4 loss [\d.]+ \(\d+ s\)", lines[0]), lines
+    assert any(re.match(r"astromer-tiny pretraining s0: step 4/4 validation: val_rmse [\d.]+", line)
+               for line in lines), lines
+    assert re.match(r"astromer-tiny pretraining s0: step 4/4 loss [\d.]+, val_rmse [\d.]+, done in", lines[-1])
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):

@@ -5,7 +5,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from astroflow.errors import AstroflowError
@@ -37,14 +37,21 @@ def logged(path: str | Path | None = None, level: int = logging.INFO):
             h.close()
 
 
-def progress(items: Iterable, desc: str, total: int | None = None, every_s: float = 10.0) -> Iterator:
-    """Iterate with a tqdm bar on a terminal, and a log line every ``every_s`` seconds otherwise."""
+def progress(items: Iterable, desc: str, total: int | None = None, every_s: float = 10.0,
+             status: Callable[[], str] | None = None) -> Iterator:
+    """Iterate with a tqdm bar on a terminal, and a log line every ``every_s`` seconds otherwise. The line says
+    ``desc: <done>/<total>``, or ``desc: <status()>`` when ``status`` tells where the work stands (e.g. a training
+    run's step and loss)."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        yield from tqdm(items, desc=desc, total=total)
+        bar = tqdm(items, desc=desc, total=total)
+        for item in bar:
+            yield item
+            if status:
+                bar.set_postfix_str(status(), refresh=False)
         return
     start = last = time.monotonic()
     n = 0
@@ -53,5 +60,9 @@ def progress(items: Iterable, desc: str, total: int | None = None, every_s: floa
         now = time.monotonic()
         if now - last >= every_s:
             last = now
-            log.info("%s: %d/%s (%.0f s)", desc, n, total if total is not None else "?", now - start)
-    log.info("%s: done, %d items in %.1f s", desc, n, time.monotonic() - start)
+            where = status() if status else f"{n}/{total if total is not None else '?'}"
+            log.info("%s: %s (%.0f s)", desc, where, now - start)
+    if status:
+        log.info("%s: %s, done in %.1f s", desc, status(), time.monotonic() - start)
+    else:
+        log.info("%s: done, %d items in %.1f s", desc, n, time.monotonic() - start)

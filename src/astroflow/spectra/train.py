@@ -179,7 +179,7 @@ def train(name: str, seed: int, store: str | Path, split_path: str | Path, out_m
         load_pretrained(model.net, config.image_weights[name])
     optimisation = {f.name: getattr(config, f.name) for f in fields(TrainConfig)}
     trainer = Trainer(TrainConfig(**optimisation | {"checkpoint_every": config.eval_every, "seed": seed}), workdir,
-                      run_id=card.config_hash + name)
+                      run_id=card.config_hash + name, name=f"{name} s{seed}")
     trainer.fit(model, task)
     Path(out_model).parent.mkdir(parents=True, exist_ok=True)
     torch.save({CARD_KEY: card.to_dict(), STATE_KEY: model.state_dict()}, out_model)

@@ -105,9 +105,10 @@ def scale(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def fit(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, members: list[int], x_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None, checkpoint: str | Path | None = None) -> tuple[Ensemble, dict]:
+        y_val: np.ndarray | None = None, checkpoint: str | Path | None = None, name: str = "stelnet"
+        ) -> tuple[Ensemble, dict]:
     """Train ``members`` of the ensemble on bootstrap draws of normalised (x, y), full batch, Adam. Returns the
-    ensemble and its loss history (mean over members). With ``checkpoint``, the state is saved there every
+    ensemble and its loss history (mean over members); ``name`` begins its log lines. With ``checkpoint``, the state is saved there every
     ``checkpoint_every`` epochs and a run of the same members, settings and data resumes from it exactly (a full-batch
     step draws no random numbers)."""
     import hashlib
@@ -131,7 +132,7 @@ def fit(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, members: list[int], x_va
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["opt"])
             history, first = saved["history"], saved["epoch"] + 1
-            log.info("resumed from %s at epoch %d", checkpoint, saved["epoch"])
+            log.info("%s: resumed from %s at epoch %d", name, checkpoint, saved["epoch"])
     for epoch in range(first, cfg.epochs + 1):
         # each member's mean squared error, summed: a member's gradient is its own loss's gradient
         loss = ((model(xb) - yb) ** 2).mean(dim=(1, 2)).sum()
@@ -144,7 +145,7 @@ def fit(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, members: list[int], x_va
                 with torch.no_grad():
                     record["held_back"] = ((model(xv) - yv) ** 2).mean().item()
             history[str(epoch)] = record
-            log.info("epoch %d/%d: %s", epoch, cfg.epochs, {k: round(v, 7) for k, v in record.items()})
+            log.info("%s: epoch %d/%d %s", name, epoch, cfg.epochs, ", ".join(f"{k} loss {v:.4g}" for k, v in record.items()))
         if checkpoint is not None and epoch % cfg.checkpoint_every == 0:
             partial = Path(f"{checkpoint}.partial")
             torch.save({"key": key, "epoch": epoch, "model": model.state_dict(), "opt": opt.state_dict(),
@@ -171,7 +172,8 @@ def train(samples_path: str | Path, branch: str, group: int, cfg: TrainConfig, o
     start = time.perf_counter()
     model, history = fit(scale(x, x_min, x_max), scale(y, y_min, y_max), cfg, members,
                          scale(held[inputs].to_numpy(np.float64), x_min, x_max),
-                         scale(held[list(OUTPUTS)].to_numpy(np.float64), y_min, y_max), checkpoint)
+                         scale(held[list(OUTPUTS)].to_numpy(np.float64), y_min, y_max), checkpoint,
+                         name=f"stelnet {branch}-MS g{group} (members {', '.join(map(str, members))})")
     card = StelNetCard(branch=branch, inputs=inputs, outputs=list(OUTPUTS), members=members,
                        hidden_layers=cfg.hidden_layers, width=cfg.width, x_min=x_min.tolist(), x_max=x_max.tolist(),
                        y_min=y_min.tolist(), y_max=y_max.tolist(), feh=sorted(samples["feh"].unique().tolist()),

@@ -86,7 +86,8 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
     objects = data_id(ragged, role)
     run_id = fingerprint(objects, card.to_dict(), asdict(settings), n_per_class, fold, file_id(pretrained))
     card = replace(card, config_hash=run_id, data={"objects": objects, "pretrained": file_id(pretrained)})
-    trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id)
+    trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id,
+                      name=f"{model} {init} n{n_per_class} f{fold} s{seed}")
     log.info("fine-tuning %s (%s) on %d objects (%d validation), %s", model, init, int((~held).sum()),
              int(held.sum()), trainer.device)
     trainer.fit(classifier, task)

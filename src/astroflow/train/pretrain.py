@@ -86,7 +86,7 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
     if card.pretraining == "independent":
         ragged = view(store.load())
         metrics = pretrain_band_encoders(encoder, ragged, pool[~held], pool[held], card.window, settings, seed,
-                                         workdir, run_id)
+                                         workdir, run_id, name=run_name(model, seed))
         artifacts.save_model(out_model, encoder, card)
         metrics.to_csv(out_metrics, index=False)
         shutil.rmtree(workdir)
@@ -96,10 +96,16 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
     make = functools.partial(_inputs, card=card, table=table)
     task = MaskedReconstruction(Streamed(blocks, pool[~held], make, settings.batch_size, seed, view),
                                 make(view(store.load(validation)), np.arange(len(validation))), **settings.masking())
-    trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id, workers=stream.workers)
+    trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id, workers=stream.workers,
+                      name=run_name(model, seed))
     trainer.fit(Reconstructor(encoder), task)
     artifacts.save_model(out_model, encoder, card)
     finish(trainer, out_metrics)
+
+
+def run_name(model: str, seed: int) -> str:
+    """How a pretraining run's log lines name it, e.g. ``astromer-tiny pretraining s0``."""
+    return f"{model} pretraining s{seed}"
 
 
 def _inputs(ragged: Ragged, index: np.ndarray, card, table: pd.DataFrame | None = None) -> object:
@@ -110,7 +116,7 @@ def _inputs(ragged: Ragged, index: np.ndarray, card, table: pd.DataFrame | None 
 
 def pretrain_band_encoders(encoder: PerBandFusion, ragged: Ragged, train_index: np.ndarray,
                            validation_index: np.ndarray, window: int, settings: PretrainSettings, seed: int,
-                           workdir: str | Path, run_id: str) -> pd.DataFrame:
+                           workdir: str | Path, run_id: str, name: str = "") -> pd.DataFrame:
     """Independent pretraining (Multiband Astromer): each band encoder of ``encoder`` learns masked reconstruction
     of its band's single-band windows (a shared encoder: of every band's), one run after another in
     ``workdir``/encoder<i>; the band embedding and fusion blocks are left to fine-tuning. Returns the runs'
@@ -122,7 +128,8 @@ def pretrain_band_encoders(encoder: PerBandFusion, ragged: Ragged, train_index: 
         bands = np.arange(n_bands) if encoder.config.shared else np.array([i])
         task = MaskedReconstruction(_single_band(singles, train_index, bands, window),
                                     _single_band(singles, validation_index, bands, window), **settings.masking())
-        trainer = Trainer(replace(settings, seed=seed), Path(workdir) / f"encoder{i}", run_id=fingerprint(run_id, i))
+        trainer = Trainer(replace(settings, seed=seed), Path(workdir) / f"encoder{i}", run_id=fingerprint(run_id, i),
+                          name=f"{name} encoder {i}")
         trainer.fit(Reconstructor(band_encoder), task)
         tables.append(pd.read_csv(trainer.metrics_path).assign(encoder=i))
     return pd.concat(tables, ignore_index=True)

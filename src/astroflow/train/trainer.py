@@ -23,8 +23,9 @@ import os
 import pickle
 import shutil
 import struct
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -39,6 +40,7 @@ from astroflow.train import distributed, streaming
 
 log = logging.getLogger(__name__)
 Batch = dict[str, Tensor]
+RECENT = 20  # training steps whose mean loss a progress line gives
 
 
 class TrainingError(AstroflowError):
@@ -152,14 +154,23 @@ class Run:
     params: list[nn.Parameter]
     state: dict  # step, best validation value, validations without improvement, best weights, stopped
     writer: MetricsWriter | None
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))  # the last steps' training losses
+    validated: str = ""  # the last validation's monitored value, for progress lines
+
+    def status(self, max_steps: int) -> str:
+        """Where the run stands: its step, the mean training loss of its last steps, its last validation."""
+        loss = f"loss {np.mean(self.recent):.4g}" if self.recent else "loss -"
+        return f"step {self.state['step']}/{max_steps} {loss}" + (f", {self.validated}" if self.validated else "")
 
 
 class Trainer:
     """Fits a model to a task in ``workdir`` (checkpoint ``last.pt``, metrics ``metrics.csv``), resuming there;
-    ``workers`` DataLoader processes draw the batches (they never change a batch, so they are not in the run id)."""
+    ``workers`` DataLoader processes draw the batches (they never change a batch, so they are not in the run id).
+    ``name`` (model and run, e.g. ``astromer-tiny pretrained n20 f0 s0``) begins every log line of the run."""
 
-    def __init__(self, config: TrainConfig, workdir: str | Path, run_id: str = "", workers: int = 0):
+    def __init__(self, config: TrainConfig, workdir: str | Path, run_id: str = "", workers: int = 0, name: str = ""):
         self.config, self.workers = config, workers
+        self.name = name or str(workdir)
         self.workdir = Path(workdir)
         self.run_id = fingerprint(asdict(config), run_id)
         distributed.setup()
@@ -202,14 +213,14 @@ class Trainer:
         with ThreadPoolExecutor(max_workers=1) as loader:
             queue = iter(batches)
             upcoming = loader.submit(next, queue) if len(steps) else None
-            for step in progress(steps, f"training to step {cfg.max_steps}", every_s=30):
+            for step in progress(steps, self.name, every_s=30, status=lambda: run.status(cfg.max_steps)):
                 batch = upcoming.result()
                 if step + 1 < steps.stop:
                     upcoming = loader.submit(next, queue)
                 self._step(run, step, batch)
                 if run.state["stopped"]:
-                    log.info("early stop at step %d: no better %s for %d validations", step + 1, run.task.monitor,
-                             cfg.patience)
+                    log.info("%s: early stop at step %d: no better %s for %d validations", self.name, step + 1,
+                             run.task.monitor, cfg.patience)
                     break
 
     def _step(self, run: Run, step: int, batch: dict[str, np.ndarray]) -> None:
@@ -234,8 +245,11 @@ class Trainer:
         run.optimizer.step()
         state["step"] = step + 1
         row = {"step": step + 1, "lr": learning_rate(cfg, step), "loss": float(loss.detach()), **metrics}
+        run.recent.append(row["loss"])
         if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.max_steps:
             row.update(self._validate(run.model, run.task, state))
+            monitor = f"val_{run.task.monitor}"
+            run.validated = f"{monitor} {row[monitor]:.4g}"
         if run.writer:
             run.writer.write(row)
         if state["step"] % cfg.checkpoint_every == 0 or state["stopped"] or state["step"] == cfg.max_steps:
@@ -253,7 +267,8 @@ class Trainer:
         else:
             state["bad"] += 1
             state["stopped"] = bool(self.config.patience) and state["bad"] >= self.config.patience
-        log.info("step %d: %s", state["step"], ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        log.info("%s: step %d/%d validation: %s", self.name, state["step"], self.config.max_steps,
+                 ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         return metrics
 
     def _save(self, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
@@ -275,11 +290,11 @@ class Trainer:
             raise TrainingError(f"{self.checkpoint_path}: not a checkpoint this trainer wrote (truncated, tampered, or "
                                 f"holding code; {type(error).__name__}); delete it to train this run afresh") from None
         if run_id != self.run_id:
-            log.warning("%s is a checkpoint of another setup: starting afresh", self.checkpoint_path)
+            log.warning("%s: %s is a checkpoint of another setup: starting afresh", self.name, self.checkpoint_path)
             return {}
         model.load_state_dict(saved.pop("model"))
         optimizer.load_state_dict(saved.pop("optimizer"))
-        log.info("resuming from step %d (%s)", saved["step"], self.checkpoint_path)
+        log.info("%s: resuming from step %d (%s)", self.name, saved["step"], self.checkpoint_path)
         return {k: saved[k] for k in ("step", "best", "bad", "best_state", "stopped")}
 
 
