@@ -60,12 +60,14 @@ def test_pull_into_a_second_clone_then_the_report_without_training(ci_project):
     report = clone / "results" / "ci" / "report"
     figures = sorted(p.name for p in report.glob("*.png")) + sorted(
         p.name for p in (clone / "results" / "ci" / "figures").glob("*.png"))
-    assert len(figures) >= 9
+    assert len(figures) >= 12 and {f"uncertainty_{f}.png" for f in ("reliability", "risk_coverage", "scores")} <= set(
+        figures)
     shutil.rmtree(report)  # every figure and table remade from the pulled artifacts
     shutil.rmtree(clone / "results" / "ci" / "figures")
     out = run(str(BIN / "snakemake"), *OPTIONS, cwd=clone)
     assert not rules_run(out) & set(UPSTREAM), f"{rules_run(out) & set(UPSTREAM)} ran again after the pull"
-    assert {"compare", "report_data", "report_classification", "report_losses", "represent_examples"} <= rules_run(out)
+    assert {"compare", "report_data", "report_classification", "report_losses", "represent_examples",
+            "report_uncertainty"} <= rules_run(out)
     assert sorted(p.name for p in report.glob("*.png")) + sorted(
         p.name for p in (clone / "results" / "ci" / "figures").glob("*.png")) == figures
     run(str(BIN / "snakemake"), *OPTIONS, "--report", "report.html", cwd=clone)

@@ -39,11 +39,17 @@ def test_report_renders_in_headless_chromium(ci_report, chromium, tmp_path):
         page.send("Runtime.enable", session=True)
         page.open(ci_report.as_uri())
         categories = page.wait_for("typeof categories !== 'undefined' && Object.keys(categories)")
-        assert {"Data", "Representations", "Training", "Classification", "Embeddings"} <= set(categories)
+        assert {"Data", "Representations", "Training", "Classification", "Embeddings", "Uncertainty", "Spectra",
+                "Stellar parameters"} <= set(categories)
         page.wait_for(f"{json.dumps(categories)}.every(c => document.body.innerText.includes(c))")
         assert "from saved artifacts alone" in page.evaluate("workflow_desc")
         sizes = page.evaluate(DECODE_FIGURES)
-        assert len(sizes) >= 9 and all(w > 200 and h > 100 for w, h in sizes.values()), sizes
+        assert len(sizes) >= 15 and all(w > 200 and h > 100 for w, h in sizes.values()), sizes
+        for figure in ("ci/report/uncertainty_reliability.png", "ci/report/uncertainty_risk_coverage.png",
+                       "ci/report/uncertainty_scores.png", "specci/spectra/report/confusion.png",
+                       "specci/spectra/report/redshift.png", "mist/figures/stellar.png"):
+            assert any(path.endswith(figure) for path in sizes), (figure, list(sizes))
+        assert not any(path.endswith("posteriors.png") for path in sizes)  # no benchmark stars in config/ci.yaml
         summary = next(path for path in sizes if path.endswith("dataset_summary.png"))
         page.evaluate("app.showCategory('Data')")
         page.wait_for("document.body.innerText.includes('lightcurves.png')")

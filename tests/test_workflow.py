@@ -66,6 +66,13 @@ def test_training_stages_evaluate_pretrained_and_scratch(ci_run):
 
 
 @pytest.mark.workflow
+def test_progress_lines_name_the_model_and_run(ci_run):
+    log = ci_run / "results" / "logs" / "ci" / "finetune" / "astromer-tiny" / "pretrained" / "n4" / "f0" / "s0"
+    assert re.search(r"astromer-tiny pretrained n4 f0 s0: step \d+/30 loss [\d.]+, val_loss [\d.]+, done in",
+                     (log / "finetune.log").read_text())
+
+
+@pytest.mark.workflow
 def test_comparison_table_lists_every_model(ci_run):
     table = pd.read_csv(ci_run / "results" / "ci" / "report" / "comparison.csv")
     chance = table[table["model"] == "chance"]
@@ -92,6 +99,8 @@ def test_stellar_branch_trains_and_scores_held_back_tracks(ci_run):
     held = pd.read_parquet(stellar / "evaluate" / "holdback.parquet")
     assert len(held) == metrics["pre"]["points"] + metrics["post"]["points"] > 0
     assert not (stellar / "benchmarks").exists()  # ci.yaml: stellar.benchmarks null
+    assert (stellar / "figures" / "stellar.png").is_file()
+    assert not (stellar / "figures" / "posteriors.png").exists()  # no benchmark stars: the figure is left out
 
 
 @pytest.mark.workflow
@@ -115,6 +124,8 @@ def test_uncertainty_scores_every_test_object_by_every_method(ci_run):
         assert set(pd.read_csv(run / method / "coverage.csv")["score"]) == {"smp", "pv", "bald", "entropy"}
     assert (results / "pretrain" / "astromer-tiny-hsa" / "s0" / "model.pt").is_file()  # HSA from pretraining on
     assert (results / "finetune" / "astromer-tiny" / "pretrained" / "n4" / "f0" / "s1" / "model.pt").is_file()
+    for figure in ("reliability", "risk_coverage", "scores"):
+        assert (results / "report" / f"uncertainty_{figure}.png").stat().st_size > 5000
 
 
 @pytest.mark.workflow
@@ -235,3 +246,4 @@ def test_spectra_branch_scores_every_model_on_one_split(ci_run):
     assert all(i == ids[0] for i in ids) and len(ids[0]) > 0
     metrics = json.loads((results / "evaluate" / "forest" / "s0" / "metrics.json").read_text())
     assert len(metrics["class"]["confusion_matrix"]) == 3 and "success_rate" in metrics["redshift"]
+    assert all((results / "report" / f"{figure}.png").stat().st_size > 5000 for figure in ("confusion", "redshift"))
