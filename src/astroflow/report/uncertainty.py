@@ -37,9 +37,9 @@ def headline(table: pd.DataFrame) -> pd.DataFrame:
     best = mean.assign(rank=mean["auroc"].fillna(-1.0)).groupby([*MODEL, "method"], sort=False)["rank"].idxmax()
     out = mean.loc[best.to_numpy()].reset_index(drop=True)
     members = table.groupby([*MODEL, "method"], sort=False)["run"].unique().rename("runs")
-    order = out["method"].map({m: i for i, m in enumerate(METHODS)}).fillna(len(METHODS))
-    model = pd.Series(pd.factorize(pd.Series(list(zip(*(out[k] for k in MODEL)))))[0])
-    out = out.iloc[np.lexsort((order.to_numpy(), model.to_numpy()))].reset_index(drop=True)
+    model = pd.factorize(pd.Series(list(zip(*(out[k] for k in MODEL)))))[0]
+    method = out["method"].map({m: i for i, m in enumerate(METHODS)}).fillna(len(METHODS)).to_numpy()
+    out = out.iloc[np.lexsort((method, model))].reset_index(drop=True)
     return out.join(members, on=[*MODEL, "method"])
 
 
