@@ -229,7 +229,7 @@ def test_stellar_figures_benchmark_rows_and_posterior_examples(tmp_path):
     (tmp_path / "tables").mkdir()
     stellar_table(10, rng).to_parquet(tmp_path / "tables" / "fgk.parquet")
     fig = stellar.versus(tmp_path / "holdback.parquet", tmp_path / "versus.png", tmp_path / "tables")
-    assert panels(fig) == 3 * 2 and fig.axes[-1].get_title() == "fgk (10 stars)"
+    assert panels(fig) == 3 * 2 and fig.axes[-1].get_title() == "fgk (n = 10)"
 
     draws = pd.DataFrame({"table": np.repeat(["fgk", "onc"], 60), "star": np.tile(np.repeat([0, 1], 30), 2),
                           "log_mass": rng.normal(0, 0.02, 120), "log_age": rng.normal(9, 0.1, 120),

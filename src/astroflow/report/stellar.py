@@ -34,7 +34,7 @@ def _versus(ax, table: pd.DataFrame, name: str, title: str) -> None:
     if ok.any():
         style.identity(ax, min(truth[ok].min(), mid[ok].min()), max(truth[ok].max(), mid[ok].max()))
     ax.set(xlabel=f"true {QUANTITIES[name]}", ylabel=f"predicted {QUANTITIES[name]}",
-           title=f"{title} ({int(ok.sum())} stars)")
+           title=f"{title} (n = {int(ok.sum())})")
 
 
 def versus(holdback: str | Path, out_png: str | Path, benchmark_dir: str | Path | None = None):
