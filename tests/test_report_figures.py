@@ -149,23 +149,24 @@ def uncertainty_run(root, model, method, seed, n=40, classes=("a", "b", "c")):
 
 
 def test_uncertainty_figures_a_panel_per_method_and_model(tmp_path):
-    # the encoder's mc_dropout has two seeds; the rnn has one method only: its other panels are left out
-    runs = [uncertainty_run(tmp_path, "astromer", m, s) for m, s in (("deterministic", 0), ("mc_dropout", 0),
-                                                                       ("mc_dropout", 1), ("hsa", 0))]
+    # the encoder's mc_dropout has two seeds; the rnn has one method only: its other panel is left out
+    runs = [uncertainty_run(tmp_path, "astromer", m, s) for m, s in (("mc_dropout", 0), ("deterministic", 0),
+                                                                       ("mc_dropout", 1))]
     runs += [uncertainty_run(tmp_path, "rnn", "deterministic", 0)]
     files = {name: [str(p).replace("metrics.json", name) for p in runs]
              for name in ("reliability.csv", "coverage.csv", "objects.parquet")}
     fig = uncertainty.reliability_diagrams(runs, files["reliability.csv"], tmp_path / "rel.png")
-    assert is_png(tmp_path / "rel.png") and len(fig.axes) == 3 + 1
+    assert is_png(tmp_path / "rel.png") and len(fig.axes) == 2 + 1
     fig = uncertainty.risk_coverage(runs, files["coverage.csv"], tmp_path / "rc.png")
     assert is_png(tmp_path / "rc.png")
-    assert [len(ax.lines) for ax in fig.axes if ax.axison] == [3, 1]  # every method of a model on one axis
+    assert [len(ax.lines) for ax in fig.axes if ax.axison] == [2, 1]  # every method of a model on one axis
     fig = uncertainty.score_histograms(runs, files["objects.parquet"], tmp_path / "hist.png")
-    assert is_png(tmp_path / "hist.png") and len(fig.axes) == 4
-    groups = uncertainty.headline(uncertainty.runs(runs[::-1]))
-    assert groups["method"].tolist() == ["deterministic", "deterministic", "mc_dropout", "hsa"]  # package order
-    assert groups.loc[0, "model"] == "rnn" and set(groups.loc[:1, "score"]) <= {"max_p", "entropy"}
-    assert [len(r) for r in groups["runs"]] == [1, 1, 2, 1]  # folds and seeds pooled
+    assert is_png(tmp_path / "hist.png") and len(fig.axes) == 3
+    groups = uncertainty.headline(uncertainty.runs(runs))
+    assert groups["method"].tolist() == ["deterministic", "mc_dropout", "deterministic"]  # the package's order
+    assert groups["model"].tolist() == ["astromer", "astromer", "rnn"]
+    assert set(groups.loc[[0, 2], "score"]) <= {"max_p", "entropy"} and groups.loc[1, "score"] != "max_p"
+    assert [len(r) for r in groups["runs"]] == [1, 2, 1]  # folds and seeds pooled
 
 
 def test_uncertainty_figure_names_a_table_it_cannot_use(tmp_path):
@@ -224,12 +225,12 @@ def stellar_table(n, rng, **columns):
 def test_stellar_figures_benchmark_rows_and_posterior_examples(tmp_path):
     rng = np.random.default_rng(0)
     stellar_table(40, rng, branch=np.repeat(["pre", "post"], 20)).to_parquet(tmp_path / "holdback.parquet")
-    fig = stellar.versus(tmp_path / "holdback.parquet", tmp_path / "versus.png")
-    assert is_png(tmp_path / "versus.png") and panels(fig) == 2 * 2  # no benchmark tables: held-back rows only
     (tmp_path / "tables").mkdir()
     stellar_table(10, rng).to_parquet(tmp_path / "tables" / "fgk.parquet")
     fig = stellar.versus(tmp_path / "holdback.parquet", tmp_path / "versus.png", tmp_path / "tables")
-    assert panels(fig) == 3 * 2 and fig.axes[-1].get_title() == "fgk (n = 10)"
+    assert is_png(tmp_path / "versus.png")  # a row per table: held-back pre- and post-MS tracks, then fgk
+    assert panels(fig) == 3 * 2 and [ax.get_title() for ax in fig.axes[::2]] == [
+        "held-back pre-MS tracks (n = 20)", "held-back post-MS tracks (n = 20)", "fgk (n = 10)"]
 
     draws = pd.DataFrame({"table": np.repeat(["fgk", "onc"], 60), "star": np.tile(np.repeat([0, 1], 30), 2),
                           "log_mass": rng.normal(0, 0.02, 120), "log_age": rng.normal(9, 0.1, 120),
