@@ -1,10 +1,11 @@
 from astroflow.logs import logged
-from astroflow.train.pretrain import PretrainSettings, pretrain
+from astroflow.train.pretrain import Corpus, PretrainSettings, pretrain
 from astroflow.train.streaming import StreamConfig
 
-p, w = snakemake.params, snakemake.wildcards
+p, w, i = snakemake.params, snakemake.wildcards, snakemake.input
 with logged(snakemake.log[0]):
-    pretrain(snakemake.input.store, snakemake.input.split, snakemake.output.model, snakemake.output.metrics, p.workdir,
+    pretrain(i.store, i.split, snakemake.output.model, snakemake.output.metrics, p.workdir,
              model=w.model, seed=int(w.seed), settings=PretrainSettings(**p.optimiser), **p.selection, **p.model,
-             stream=StreamConfig(**p.stream), threads=snakemake.threads,
-             features_path=snakemake.input.get("features") or None)
+             stream=StreamConfig(**p.stream), threads=snakemake.threads, features_path=i.get("features") or None,
+             dataset=w.dataset, corpora=[Corpus(n, i.get(f"corpus_{n}"), i.get(f"corpus_{n}_features"))
+                                         for n in p.corpora], with_pool=p.with_pool)

@@ -30,13 +30,23 @@ REPRESENT_SETTINGS = canonical(config["represent"] | dtdm_settings(
     *(models.model_config(m, **config["train"]["model_overrides"].get(m, {})) for m in ("cnn", "rnn"))))
 
 
+# Pretraining on other data sets (train.pretrain.datasets): their names, sorted, tag the pretrained encoders' paths and
+# the fine-tuning runs that start from them, so encoders pretrained on different sets lie side by side.
+PRETRAIN_SETS = sorted(set(config["train"]["pretrain"]["datasets"]))
+for _name in PRETRAIN_SETS:
+    if _name not in config["datasets"]:
+        raise ConfigError("train.pretrain.datasets", f"no data set named {_name!r}; defined: "
+                          f"{', '.join(sorted(config['datasets']))}")
+PRETRAIN_TAG = "@" + "+".join(PRETRAIN_SETS) if PRETRAIN_SETS else ""
+
+
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     shard=r"\d+",
     representation="|".join(REPRESENTATIONS),
     source=r"[A-Za-z0-9_\-]+",
     model=r"[A-Za-z0-9_\-]+",
-    init="|".join(INITS),
+    init="|".join(INITS) + (f"|(pretrained|frozen){re.escape(PRETRAIN_TAG)}" if PRETRAIN_TAG else ""),
     n_per_class=r"\d+|all",
     fold=r"\d+",
     seed=r"\d+",
@@ -49,7 +59,7 @@ SHARD = f"{RESULTS}/{{dataset}}/shards/{{shard}}"  # + .zarr (store) or .qc.parq
 STORE = f"{RESULTS}/{{dataset}}/lightcurves.zarr"
 SPLIT = f"{RESULTS}/{{dataset}}/split.parquet"
 FEATURES = f"{RESULTS}/{{dataset}}/features.parquet"
-PRETRAINED = f"{RESULTS}/{{dataset}}/pretrain/{{model}}/s{{seed}}"  # + /model.pt, /metrics.csv
+PRETRAINED = f"{RESULTS}/{{dataset}}/pretrain/{{model}}{PRETRAIN_TAG}/s{{seed}}"  # + /model.pt, /metrics.csv
 FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
 FINETUNED = f"finetune/{FINETUNED_NAME}"
 EVALUATED = f"{RESULTS}/{{dataset}}/evaluate/{FINETUNED_NAME}"  # + /predictions.parquet, /metrics.json
@@ -81,6 +91,27 @@ def dataset_settings(wildcards):
 
 def simulate_settings(wildcards):
     return canonical(config["datasets"][wildcards.dataset]["simulate"])
+
+
+def pretrain_corpora(wildcards):
+    """The data sets other than the fine-tuning set whose objects pretrain its encoder (train.pretrain.datasets)."""
+    return [name for name in PRETRAIN_SETS if name != wildcards.dataset]
+
+
+def pretrain_with_pool(wildcards):
+    """Whether the fine-tuning set's own pool pretrains its encoder: when no data set is named, or it is named."""
+    return not PRETRAIN_SETS or wildcards.dataset in PRETRAIN_SETS
+
+
+def pretrain_corpus_inputs(wildcards):
+    """The other data sets' stores (input corpus_<name>) and, for a model that reads features (features_input),
+    their feature tables (corpus_<name>_features)."""
+    inputs = {}
+    for name in pretrain_corpora(wildcards):
+        inputs[f"corpus_{name}"] = STORE.format(dataset=name)
+        if features_input(wildcards):
+            inputs[f"corpus_{name}_features"] = FEATURES.format(dataset=name)
+    return inputs
 
 
 def selection():
@@ -131,10 +162,15 @@ def inits(model):
     also from pretrained image weights when train.image_weights names some and train.init has pretrained."""
     t = config["train"]
     if model_kind(model) == "encoder":
-        return t["init"]
+        return [tagged_init(i) for i in t["init"]]
     if t["image_weights"].get(model, "none") != "none" and "pretrained" in t["init"]:
         return ["scratch", "pretrained"]
     return ["scratch"]
+
+
+def tagged_init(init):
+    """An encoder's init as fine-tuning paths name it: starting from the pretrained encoder, with its PRETRAIN_TAG."""
+    return init if init == "scratch" else init + PRETRAIN_TAG
 
 
 def pretrained_source(wildcards):
@@ -234,7 +270,7 @@ def uncertainty_targets(dataset, output="metrics.json"):
     u, t = config["uncertainty"], config["train"]
     runs = []
     for model in u["models"]:
-        init = u["init"] if model_kind(model) == "encoder" else "scratch"
+        init = tagged_init(u["init"]) if model_kind(model) == "encoder" else "scratch"
         for method in u["methods"]:
             if method in WITH_HSA and model_kind(model) != "encoder":
                 raise ConfigError("uncertainty.methods", f"{method} needs an encoder (stochastic attention); "

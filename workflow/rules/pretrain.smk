@@ -1,5 +1,6 @@
 rule pretrain:
     input:
+        unpack(pretrain_corpus_inputs),
         store=STORE,
         split=SPLIT,
         features=features_input,
@@ -7,15 +8,17 @@ rule pretrain:
         model=f"{PRETRAINED}/model.pt",
         metrics=f"{PRETRAINED}/metrics.csv",
     params:
-        workdir=f"{RESULTS}/{{dataset}}/checkpoints/pretrain/{{model}}/s{{seed}}",
-        optimiser=canonical(config["train"]["pretrain"]),
+        workdir=f"{RESULTS}/{{dataset}}/checkpoints/pretrain/{{model}}{PRETRAIN_TAG}/s{{seed}}",
+        optimiser=canonical({k: v for k, v in config["train"]["pretrain"].items() if k != "datasets"}),
+        corpora=pretrain_corpora,
+        with_pool=pretrain_with_pool,
         selection=selection(),
         model=lambda wildcards: model_settings(wildcards, "pretrain"),
         stream=canonical(config["train"]["stream"]),
     log:
-        f"{RESULTS}/logs/{{dataset}}/pretrain/{{model}}_s{{seed}}.log",
+        f"{RESULTS}/logs/{{dataset}}/pretrain/{{model}}{PRETRAIN_TAG}_s{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{dataset}}/pretrain/{{model}}_s{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/{{dataset}}/pretrain/{{model}}{PRETRAIN_TAG}_s{{seed}}.tsv"
     wildcard_constraints:
         model=ENCODERS,
     conda:

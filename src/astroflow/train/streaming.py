@@ -13,6 +13,8 @@ in-memory path's, bit for bit.
 
 Inference (:func:`blockwise`): blocks in store order, each read and turned into model inputs by a worker process.
 
+Several stores (:class:`Stores`, pretraining on other data sets) are read as one: their blocks one after another.
+
 The mechanics are the libraries': zarr reads a slice of a sharded array by decoding only the chunks it touches,
 and torch's DataLoader runs the batch preparation in worker processes with prefetching and ordered delivery. The
 one thing neither offers is a shuffle over a store that keeps batches a function of (seed, step), which exact
@@ -23,9 +25,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from astroflow.errors import ConfigError
@@ -105,6 +109,54 @@ class Streamed:
         return (self.transform(part) if self.transform else part), members
 
 
+class Stores:
+    """Several stores read as one, with StoreBlocks' interface (what Streamed, blockwise and readable_objects use):
+    object ``i`` of store ``s`` is object ``first[s] + i``, the blocks are each store's blocks in turn, and an
+    object's id is ``<name>/<object_id>`` (ids repeat across stores). The stores must share their bands."""
+
+    # A block is one store's block, so the index arithmetic over the joined ``starts`` is StoreBlocks' own.
+    __len__, bounds, fits, block_of = StoreBlocks.__len__, StoreBlocks.bounds, StoreBlocks.fits, StoreBlocks.block_of
+
+    def __init__(self, paths: dict[str, str | Path], memory_mb: int):
+        self.names = list(paths)
+        self.parts = [StoreBlocks(p, memory_mb) for p in paths.values()]
+        sizes = [len(b.store.objects) for b in self.parts]
+        self.first = np.cumsum([0, *sizes])
+        self.first_block = np.cumsum([0, *(len(b) for b in self.parts)])
+        self.starts = np.concatenate([*(b.starts[:-1] + f for b, f in zip(self.parts, self.first)), self.first[-1:]])
+        self.capacity = min(b.capacity for b in self.parts)
+
+    @property
+    def objects(self) -> pd.DataFrame:
+        """The stores' object tables one after another (object ids named as above)."""
+        return pd.concat([b.store.objects.assign(object_id=self.named(s, b.store.objects["object_id"]))
+                          for s, b in enumerate(self.parts)], ignore_index=True)
+
+    def read(self, k: int) -> Ragged:
+        s = int(np.searchsorted(self.first_block, k, side="right") - 1)
+        return self._rename(s, self.parts[s].read(k - int(self.first_block[s])))
+
+    def load(self, index: np.ndarray | None = None) -> Ragged:
+        """All objects, or those at ``index`` (in increasing order), in memory."""
+        which = np.arange(len(self.parts)) if index is None else np.unique(self.store_of(index))
+        parts = []
+        for s in which:
+            local = None if index is None else index[self.store_of(index) == s] - self.first[s]
+            parts.append(self._rename(s, self.parts[s].store.load(local)))
+        return concat(parts)
+
+    def store_of(self, index: np.ndarray) -> np.ndarray:
+        """Which store each object of ``index`` is in."""
+        return np.searchsorted(self.first, index, side="right") - 1
+
+    def named(self, s: int, object_id) -> np.ndarray:
+        """The ids ``object_id`` of store ``s`` as this reader names them."""
+        return np.char.add(f"{self.names[s]}/", np.asarray(object_id, dtype=str))
+
+    def _rename(self, s: int, ragged: Ragged) -> Ragged:
+        return replace(ragged, object_id=self.named(s, ragged.object_id))
+
+
 class StoreIndexed:
     """An in-memory source whose batches name objects by their store index (``store_index``) instead of their
     position in the source's own ragged arrays."""
@@ -114,12 +166,12 @@ class StoreIndexed:
         self.ragged, self.index = source.ragged, source.index
 
     def random(self, rows: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        return self._named(self.source.random(rows, rng))
+        return self.named(self.source.random(rows, rng))
 
     def all(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        return self._named(self.source.all(rows))
+        return self.named(self.source.all(rows))
 
-    def _named(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def named(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {**batch, "index": self.store_index[batch["index"]]}
 
 
