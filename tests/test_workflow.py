@@ -190,14 +190,26 @@ def test_image_weights_for_a_model_that_reads_no_images_is_refused(tmp_path):
     assert proc.returncode != 0 and "'rnn' is not an image model" in proc.stdout + proc.stderr
 
 
-def test_image_weights_file_is_an_input_of_the_pretrained_run(tmp_path):
+def test_what_a_pretrained_run_starts_from_is_its_input(tmp_path):
+    """An image weights file; an encoder pretrained on other data sets (train.pretrain.datasets: a simulated corpus
+    and the data set's own pool), whose stores and feature tables the pretrain job reads, in paths of its own."""
     weights = tmp_path / "w.safetensors"
     weights.write_bytes(b"")
     extra = tmp_path / "extra.yaml"
-    extra.write_text(f"train:\n  models: [vit-micro]\n  image_weights: {{vit-micro: {weights}}}\n")
+    extra.write_text(f"train:\n  models: [vit-micro, astromer-tiny]\n  image_weights: {{vit-micro: {weights}}}\n"
+                     "  pretrain: {datasets: [ci_corpus, ci]}\ndatasets:\n  ci_corpus:\n"
+                     "    simulate: {n_objects: 30, labelled: false, bands: macho}\n")
     proc = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config" / "ci.yaml"), str(extra))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "evaluate/vit-micro/pretrained/n4/f0/s0/metrics.json" in proc.stdout and str(weights) in proc.stdout
+    jobs = proc.stdout.split("\nrule ")[1:]
+    pretrained = "results/ci/pretrain/astromer-tiny@ci+ci_corpus/s0/model.pt"
+    pretrain = next(job for job in jobs if job.startswith("pretrain:") and pretrained in job)
+    for path in ("results/ci_corpus/lightcurves.zarr", "results/ci_corpus/features.parquet", "results/ci/split.parquet"):
+        assert path in pretrain.split("output:")[0]
+    assert any(job.startswith("finetune:") and pretrained in job.split("output:")[0] and
+               "finetune/astromer-tiny/pretrained@ci+ci_corpus/n4/f0/s0/model.pt" in job for job in jobs)
+    assert "uncertainty/astromer-tiny/pretrained@ci+ci_corpus/n4/f0/s0/ensemble/metrics.json" in proc.stdout
 
 
 def test_slurm_profile_dry_run(tmp_path):
