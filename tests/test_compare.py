@@ -9,16 +9,16 @@ from astroflow.report.compare import bootstrap_se, markdown, scores, write_compa
 from astroflow.train.metrics import classification_metrics, collapse
 
 
-def metrics(path, model, init, n, fold, f1, accuracy=0.5, confusion=(), flags=()):
+def metrics(path, model, init, n, fold, f1, accuracy=0.5, confusion=(), flags=(), seconds=None):
     path.write_text(json.dumps({"model": model, "init": init, "n_per_class": n, "fold": fold, "seed": 0,
-                                "n_objects": 10, "macro_f1": f1, "accuracy": accuracy,
+                                "n_objects": 10, "macro_f1": f1, "accuracy": accuracy, "train_seconds": seconds,
                                 "confusion_matrix": [list(r) for r in confusion], "flags": list(flags)}))
     return path
 
 
 def test_folds_are_averaged_per_model_init_and_size(tmp_path):
-    paths = [metrics(tmp_path / "a0.json", "rnn", "scratch", "20", 0, 0.4),
-             metrics(tmp_path / "a1.json", "rnn", "scratch", "20", 1, 0.6),
+    paths = [metrics(tmp_path / "a0.json", "rnn", "scratch", "20", 0, 0.4, seconds=10.0),
+             metrics(tmp_path / "a1.json", "rnn", "scratch", "20", 1, 0.6, seconds=30.0),
              metrics(tmp_path / "b.json", "forest", "scratch", "all", 0, 0.7),
              metrics(tmp_path / "c.json", "rnn", "scratch", "100", 0, 0.5)]
     table = write_comparison(paths, tmp_path / "t.csv", tmp_path / "t.md")
@@ -28,8 +28,9 @@ def test_folds_are_averaged_per_model_init_and_size(tmp_path):
     assert rnn20["macro_f1_std"] == pytest.approx(np.std([0.4, 0.6], ddof=1))
     assert np.isnan(table.iloc[2]["macro_f1_std"])
     text = (tmp_path / "t.md").read_text()
-    assert "| rnn | scratch | 20 | 2 | 10 | 0.500 ± 0.141 | 0.500 ± 0.000 |  |" in text
-    assert "| forest | scratch | all | 1 | 10 | 0.700 | 0.500 |  |" in text
+    assert rnn20["train_seconds"] == pytest.approx(20.0)  # the mean training time of its runs
+    assert "| rnn | scratch | 20 | 2 | 10 | 0.500 ± 0.141 | 0.500 ± 0.000 | 20 |  |" in text
+    assert "| forest | scratch | all | 1 | 10 | 0.700 | 0.500 |  |  |" in text  # no time recorded: left empty
     assert text == markdown(table)
 
 

@@ -97,9 +97,11 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path):
     with pytest.raises(Killed):
         Trainer(CONFIG, tmp_path / "killed").fit(resumed, KilledAt(pretraining(ragged), 8))
     saved = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)
-    assert saved["step"] == 5
+    assert saved["step"] == 5 and saved["seconds"] > 0
     fresh = Reconstructor(tiny_encoder(seed=99))  # a new process: its initial weights do not matter
-    Trainer(CONFIG, tmp_path / "killed").fit(fresh, pretraining(ragged))
+    trainer = Trainer(CONFIG, tmp_path / "killed")
+    trainer.fit(fresh, pretraining(ragged))
+    assert trainer.seconds > saved["seconds"]  # the training time counts the part before the kill
 
     a, b = weights(straight), weights(fresh)
     assert all(torch.equal(a[k], b[k]) for k in a)

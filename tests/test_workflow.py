@@ -82,6 +82,7 @@ def test_comparison_table_lists_every_model(ci_run):
                 ("vit-micro", "scratch"), ("swinv2-micro-grid", "scratch"), ("forest", "scratch")}
     assert set(zip(table["model"], table["init"])) == expected
     assert table["runs"].eq(1).all() and table["macro_f1_mean"].between(0, 1).all()
+    assert table["train_seconds"].gt(0).all()  # every model's training time, the forest's too
     assert (table["macro_f1_se"] > 0).any() and table["test_objects"].eq(chance["test_objects"].iloc[0]).all()
     forest = ci_run / "results" / "ci" / "evaluate" / "forest" / "scratch" / "n4" / "f0" / "s0"
     rnn = ci_run / "results" / "ci" / "evaluate" / "rnn" / "scratch" / "n4" / "f0" / "s0"

@@ -56,6 +56,7 @@ class ModelCard:
     clean: dict = field(default_factory=dict)  # the cleaning the training store went through (CleanConfig fields)
     config_hash: str = ""  # of the training settings (astroflow.provenance.config_hash)
     data: dict[str, str] = field(default_factory=dict)  # sha256 of what it learnt from: store, split, start weights
+    train_seconds: float | None = None  # wall time of its training (of a classifier: not its encoder's pretraining)
     pretrained_on: dict[str, str] = field(default_factory=dict)  # data sets the encoder was pretrained on: sha256
 
     def __post_init__(self):

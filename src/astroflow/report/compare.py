@@ -5,7 +5,8 @@ n_per_class, fold, seed) with its confusion matrix; runs differing only in fold 
 spread over runs, each score has a standard error from the finite test set (a bootstrap over the test objects,
 drawn from the confusion matrix), the number of test objects, and chance levels from the test objects' classes.
 A row whose runs learnt (almost) nothing (train/metrics.collapse: one class predicted, chance-level balanced
-accuracy) says so in ``flags``.
+accuracy) says so in ``flags``. ``train_seconds`` is the mean wall time of a run's training (a fine-tuned encoder's
+pretraining, shared by its runs, not included); evaluations written before it was recorded leave it empty.
 """
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ def runs(paths: Iterable[str | Path], columns: list[str] = COLUMNS) -> pd.DataFr
     for path in paths:
         try:
             metrics = json.loads(Path(path).read_text())
-            rows.append({k: metrics[k] for k in columns} | {"flags": metrics.get("flags", [])})
+            rows.append({k: metrics[k] for k in columns} | {"flags": metrics.get("flags", []),
+                                                            "train_seconds": metrics.get("train_seconds")})
         except (OSError, ValueError, KeyError) as err:
             raise InputError(path, f"is not an evaluation's metrics.json ({err})") from err
-    return pd.DataFrame(rows, columns=[*columns, "flags"])
+    return pd.DataFrame(rows, columns=[*columns, "flags", "train_seconds"])
 
 
 def scores(confusion: np.ndarray) -> np.ndarray:
@@ -82,12 +84,14 @@ def comparison(table: pd.DataFrame) -> pd.DataFrame:
     out["runs"] = grouped.size()
     out["test_objects"] = grouped["n_objects"].max()
     out["flags"] = grouped["flags"].agg(_flags)
+    out["train_seconds"] = grouped["train_seconds"].agg(lambda s: pd.to_numeric(s).mean())
     for s in SCORES:
         out[f"{s}_se"] = np.sqrt(grouped[f"{s}_se2"].sum(min_count=1)) / out["runs"]
     out = out.reset_index()
     size = pd.to_numeric(out["n_per_class"], errors="coerce").fillna(float("inf"))
     order = out.assign(_size=size).sort_values(["_size", "macro_f1_mean"], ascending=[True, False]).index
-    columns = [*KEYS, "runs", "test_objects", *(f"{s}_{a}" for s in SCORES for a in ("mean", "std", "se")), "flags"]
+    columns = [*KEYS, "runs", "test_objects", *(f"{s}_{a}" for s in SCORES for a in ("mean", "std", "se")),
+               "train_seconds", "flags"]
     out = out.loc[order, columns].reset_index(drop=True)
     if len(table) and len(table["confusion_matrix"].iloc[0]):
         levels = chance(table["confusion_matrix"].iloc[0])
@@ -113,13 +117,15 @@ def markdown(table: pd.DataFrame) -> str:
             return f"{mean:.3f}"
         return f"{mean:.3f} ± {std:.3f}" if r.runs > 1 else f"{mean:.3f} ± {se:.3f}*"
 
-    lines = ["| model | init | labelled per class | runs | test objects | macro-F1 | accuracy | flags |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | init | labelled per class | runs | test objects | macro-F1 | accuracy | training (s) | flags |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples(index=False):
+        seconds = "" if pd.isna(r.train_seconds) else f"{r.train_seconds:.0f}"
         lines.append(f"| {r.model} | {r.init} | {r.n_per_class} | {r.runs} | {r.test_objects} "
-                     f"| {cell(r, 'macro_f1')} | {cell(r, 'accuracy')} | {r.flags} |")
+                     f"| {cell(r, 'macro_f1')} | {cell(r, 'accuracy')} | {seconds} | {r.flags} |")
     lines += ["", ("± is the standard deviation over runs (folds x seeds); * one run: the bootstrap standard error "
-                   "over the test objects. chance: a uniform random guess, and always the most common test class.")]
+                   "over the test objects. chance: a uniform random guess, and always the most common test class. "
+                   "training: mean wall seconds of a run's training (pretraining of an encoder not included).")]
     return "\n".join(lines) + "\n"
 
 
@@ -131,7 +137,8 @@ def headline(table: pd.DataFrame) -> dict:
         key = f"{r['model']}/{r['init']}" + (f"/n{r['n_per_class']}" if r["model"] != "chance" else "")
         out[key] = {k: (None if pd.isna(r[k]) else round(float(r[k]), 4)) for k in
                     ("macro_f1_mean", "macro_f1_std", "macro_f1_se", "accuracy_mean", "accuracy_std", "accuracy_se")}
-        out[key] |= {"runs": int(r["runs"]), "test_objects": int(r["test_objects"])}
+        out[key] |= {"runs": int(r["runs"]), "test_objects": int(r["test_objects"]),
+                     "train_seconds": None if pd.isna(r["train_seconds"]) else round(float(r["train_seconds"]), 1)}
     return out
 
 

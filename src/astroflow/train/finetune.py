@@ -91,7 +91,7 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
     log.info("fine-tuning %s (%s) on %d objects (%d validation), %s", model, init, int((~held).sum()),
              int(held.sum()), trainer.device)
     trainer.fit(classifier, task)
-    artifacts.save_model(out_model, classifier, card)
+    artifacts.save_model(out_model, classifier, replace(card, train_seconds=round(trainer.seconds, 2)))
     finish(trainer, out_metrics)
 
 

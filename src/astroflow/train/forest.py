@@ -80,9 +80,11 @@ def train_forest(features_path: str | Path, split_path: str | Path, out_model: s
     forest = KINDS[settings.kind](**params, random_state=seed, n_jobs=threads)
     start = time.monotonic()
     forest.fit(x, labels[learn])
+    seconds = time.monotonic() - start
     log.info("%s of %d trees on %d objects, %d features in %.1f s", type(forest).__name__, forest.n_estimators,
-             len(learn), len(names), time.monotonic() - start)
+             len(learn), len(names), seconds)
     meta = {"model": "forest", "init": "scratch", "n_per_class": str(n_per_class), "fold": fold, "seed": seed,
+            "train_seconds": round(seconds, 2),
             "class_names": info["class_names"], "bands": info["bands"], "columns": names, "fill": fill,
             "imputed": imputed, "settings": {"kind": settings.kind, **settings.forest()}, "features": info["provenance"],
             "quantity": info["quantity"], "clean": info.get("clean", {})}  # for astroflow predict

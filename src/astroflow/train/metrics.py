@@ -10,7 +10,8 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 
 log = logging.getLogger(__name__)
-RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed")  # what a classifier's metrics say it came from
+# What a classifier's metrics say of the run that made it.
+RUN_KEYS = ("model", "init", "n_per_class", "fold", "seed", "train_seconds")
 
 
 def predictions_table(object_id: np.ndarray, label: np.ndarray, probs: np.ndarray,

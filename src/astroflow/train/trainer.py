@@ -23,6 +23,7 @@ import os
 import pickle
 import shutil
 import struct
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -152,8 +153,9 @@ class Run:
     task: Task
     optimizer: torch.optim.Optimizer
     params: list[nn.Parameter]
-    state: dict  # step, best validation value, validations without improvement, best weights, stopped
+    state: dict  # step, best validation value, validations without improvement, best weights, stopped, seconds
     writer: MetricsWriter | None
+    started: float = field(default_factory=time.monotonic)  # the clock at step 0, as if the run had never stopped
     recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))  # the last steps' training losses
     validated: str = ""  # the last validation's monitored value, for progress lines
 
@@ -170,6 +172,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, workdir: str | Path, run_id: str = "", workers: int = 0, name: str = ""):
         self.config, self.workers = config, workers
+        self.seconds = 0.0  # wall time of the training steps and validations, resumed runs' earlier parts included
         self.name = name or str(workdir)
         self.workdir = Path(workdir)
         self.run_id = fingerprint(asdict(config), run_id)
@@ -190,10 +193,11 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(param_groups(model, self.config), lr=self.config.lr,
                                       weight_decay=self.config.weight_decay)
-        state = {"step": 0, "best": math.inf, "bad": 0, "best_state": None, "stopped": False}
+        state = {"step": 0, "best": math.inf, "bad": 0, "best_state": None, "stopped": False, "seconds": 0.0}
         state.update(self._resume(model, optimizer))
         writer = MetricsWriter(self.metrics_path, state["step"]) if distributed.is_main() else None
-        run = Run(model, distributed.wrap(model, self.device), task, optimizer, params, state, writer)
+        run = Run(model, distributed.wrap(model, self.device), task, optimizer, params, state, writer,
+                  started=time.monotonic() - state["seconds"])
         try:
             self._loop(run)
         finally:
@@ -201,6 +205,7 @@ class Trainer:
                 writer.flush()
         if state["best_state"] is not None:
             model.load_state_dict(state["best_state"])
+        self.seconds = state["seconds"]
         return model
 
     def _loop(self, run: Run) -> None:
@@ -250,6 +255,7 @@ class Trainer:
             row.update(self._validate(run.model, run.task, state))
             monitor = f"val_{run.task.monitor}"
             run.validated = f"{monitor} {row[monitor]:.4g}"
+        state["seconds"] = time.monotonic() - run.started
         if run.writer:
             run.writer.write(row)
         if state["step"] % cfg.checkpoint_every == 0 or state["stopped"] or state["step"] == cfg.max_steps:
@@ -295,7 +301,8 @@ class Trainer:
         model.load_state_dict(saved.pop("model"))
         optimizer.load_state_dict(saved.pop("optimizer"))
         log.info("%s: resuming from step %d (%s)", self.name, saved["step"], self.checkpoint_path)
-        return {k: saved[k] for k in ("step", "best", "bad", "best_state", "stopped")}
+        return {k: saved[k] for k in ("step", "best", "bad", "best_state", "stopped")} | {
+            "seconds": saved.get("seconds", 0.0)}
 
 
 def batch_objects(task: Task, batch: dict[str, np.ndarray]) -> list[str]:
