@@ -248,6 +248,9 @@ def report_targets(dataset):
 
 # Uncertainty (uncertainty.smk)
 UNCERTAIN = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}/{method}"
+# Out-of-distribution detection: the models fine-tuned again without uncertainty.held_out_classes, and their scores,
+# in a tree of their own beside the uncertainty runs (+ /{FINETUNED} and /{UNCERTAIN}).
+HELD_OUT = f"{RESULTS}/{{dataset}}/uncertainty/held_out"
 UNCERTAINTY_SETTINGS = ("passes", "bins", "coverage_points", "max_rows", "seed")
 UNCERTAINTY_FIGURES = ("reliability", "risk_coverage", "scores")  # the report's figures (report_uncertainty)
 
@@ -263,11 +266,14 @@ def ensemble_seeds(seed):
     return list(range(seed * m, seed * m + m))
 
 
-def uncertainty_targets(dataset, output="metrics.json"):
+def uncertainty_targets(dataset, output="metrics.json", held_out=False):
     """metrics.json (or another ``output`` of the uncertainty rule) of every configured model, method, fold and seed
     (train.folds, train.seeds); encoders at uncertainty.init and uncertainty.n_per_class, other models trained from
-    scratch."""
+    scratch. ``held_out``: those of the models trained without uncertainty.held_out_classes (none when it is empty)."""
     u, t = config["uncertainty"], config["train"]
+    if held_out and not u["held_out_classes"]:
+        return []
+    root = HELD_OUT.format(dataset=dataset) if held_out else f"{RESULTS}/{dataset}/uncertainty"
     runs = []
     for model in u["models"]:
         init = tagged_init(u["init"]) if model_kind(model) == "encoder" else "scratch"
@@ -276,14 +282,15 @@ def uncertainty_targets(dataset, output="metrics.json"):
                 raise ConfigError("uncertainty.methods", f"{method} needs an encoder (stochastic attention); "
                                   f"{model!r} is not one")
             run = f"{model}/{init}/n{u['n_per_class']}"
-            runs += [f"{RESULTS}/{dataset}/uncertainty/{run}/f{f}/s{s}/{method}/{output}"
+            runs += [f"{root}/{run}/f{f}/s{s}/{method}/{output}"
                      for f in range(t["folds"]) for s in t["seeds"]]
     return runs
 
 
-def uncertainty_members(wildcards):
-    """The fine-tuned models a method reads: the *-hsa model for the stochastic attention methods, the M
-    ensemble members' seeds seed*M ... seed*M + M-1 for ensemble, else the run's own model."""
+def uncertainty_members(wildcards, root=f"{RESULTS}/{{dataset}}"):
+    """The fine-tuned models a method reads (under ``root``: HELD_OUT for those trained without the held-out classes):
+    the *-hsa model for the stochastic attention methods, the M ensemble members' seeds seed*M ... seed*M + M-1 for
+    ensemble, else the run's own model."""
     run = dict(wildcards) | {"model": uncertain_model(wildcards.model, wildcards.method)}
     seeds = ensemble_seeds(int(wildcards.seed)) if wildcards.method == "ensemble" else [wildcards.seed]
-    return [f"{RESULTS}/{{dataset}}/{FINETUNED}".format(**(run | {"seed": s})) for s in seeds]
+    return [f"{root}/{FINETUNED}".format(**(run | {"seed": s})) for s in seeds]

@@ -34,7 +34,7 @@ rule uncertainty:
 
 rule uncertainty_summary:
     input:
-        lambda wildcards: uncertainty_targets(wildcards.dataset),
+        lambda w: uncertainty_targets(w.dataset) + uncertainty_targets(w.dataset, held_out=True),
     output:
         table=report(f"{RESULTS}/{{dataset}}/report/uncertainty.csv", caption="../report/uncertainty.rst",
                      category="Uncertainty"),
@@ -48,3 +48,37 @@ rule uncertainty_summary:
         runtime=10,
     script:
         "../../scripts/uncertainty_summary.py"
+
+
+# Out-of-distribution detection (uncertainty.held_out_classes): every model the uncertainty runs read, fine-tuned
+# again on the same objects less those of the held-out classes (the pretrained encoders are shared: pretraining reads
+# no labels), then scored by every method on all test objects; those of the held-out classes are the ones to find.
+use rule finetune as finetune_held_out with:
+    output:
+        model=f"{HELD_OUT}/{FINETUNED}/model.pt",
+        split=f"{HELD_OUT}/{FINETUNED}/split.parquet",
+        metrics=f"{HELD_OUT}/{FINETUNED}/metrics.csv",
+    params:
+        workdir=f"{RESULTS}/{{dataset}}/checkpoints/held_out/{FINETUNED}",
+        held_out_classes=sorted(config["uncertainty"]["held_out_classes"]),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/held_out/{FINETUNED}/finetune.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/held_out/{FINETUNED}/finetune.tsv"
+
+
+use rule uncertainty as uncertainty_held_out with:
+    input:
+        models=lambda w: [f"{run}/model.pt" for run in uncertainty_members(w, HELD_OUT)],
+        train_split=lambda w: f"{uncertainty_members(w, HELD_OUT)[0]}/split.parquet",
+        store=STORE,
+        split=SPLIT,
+    output:
+        objects=f"{HELD_OUT}/{UNCERTAIN}/objects.parquet",
+        metrics=f"{HELD_OUT}/{UNCERTAIN}/metrics.json",
+        reliability=f"{HELD_OUT}/{UNCERTAIN}/reliability.csv",
+        coverage=f"{HELD_OUT}/{UNCERTAIN}/coverage.csv",
+    log:
+        f"{RESULTS}/logs/{{dataset}}/held_out/uncertainty/{UNCERTAIN}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{dataset}}/held_out/uncertainty/{UNCERTAIN}.tsv"

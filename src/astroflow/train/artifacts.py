@@ -21,22 +21,23 @@ from astroflow.train.tabular import feature_columns
 
 def new_card(name: str, store: LightCurveStore, overrides: dict | None = None, band: str | None = None,
              band_sampling: str = "asynchronous", sync_tolerance: float | None = None,
-             image: dict | None = None) -> ModelCard:
+             image: dict | None = None, class_names: list[str] | None = None) -> ModelCard:
     """The card of a new model of preset ``name`` for ``store``: its settings (band count from the store for
     multiband presets; band, class and feature counts for classifiers), what it reads (an encoder's window and band,
     None: all bands, or every band apart for a single-band encoder without one; band sampling of models reading all bands; an image model's drawing settings, layout and size the
-    preset's) and the store's cleaning."""
+    preset's) and the store's cleaning. A classifier learns ``class_names`` (default: the store's classes)."""
     overrides = dict(overrides or {})
     preset = models.model_config(name, **overrides)
     common = {"model": name, "architecture": models.architecture(name).__name__, "bands": list(store.bands),
               "quantity": store.quantity, "clean": dict(store.attrs["provenance"].get("clean", {}))}
     if models.kind(name) == "classifier":
-        overrides |= {"n_bands": len(store.bands), "n_classes": len(store.class_names)}
+        class_names = list(store.class_names if class_names is None else class_names)
+        overrides |= {"n_bands": len(store.bands), "n_classes": len(class_names)}
         if getattr(preset, "features", "none") != "none":
             overrides["n_features"] = len(feature_columns(preset.features, list(store.bands)))
         drawn = {**(image or {}), "layout": preset.layout, "size": preset.image_size} if isinstance(
             preset, VisionConfig) else None
-        return ModelCard(**common, kind="classifier", overrides=overrides, class_names=list(store.class_names),
+        return ModelCard(**common, kind="classifier", overrides=overrides, class_names=class_names,
                          image=drawn)
     multiband = preset.n_bands > 0
     if multiband:

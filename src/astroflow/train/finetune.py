@@ -18,7 +18,7 @@ from astroflow.store import LightCurveStore
 from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
 from astroflow.train.inputs import model_inputs
-from astroflow.train.split import labelled_objects, roles, usable
+from astroflow.train.split import known_classes, labelled_objects, recode, roles, usable
 from astroflow.train.tabular import feature_table, with_feature_norm
 from astroflow.train.tasks import Classification
 from astroflow.train.trainer import TrainConfig, Trainer, data_id, fingerprint, finish, use_threads
@@ -45,17 +45,19 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
              validation_fraction: float, overrides: dict | None = None, band: str | None = None,
              band_sampling: str = "asynchronous", sync_tolerance: float | None = None, image: dict | None = None,
              validation_min_per_class: int = 5, threads: int | None = None,
-             features_path: str | Path | None = None) -> None:
+             features_path: str | Path | None = None, held_out_classes: list[str] = ()) -> None:
     """Train a classifier on ``n_per_class`` labelled pool objects of each class (fold ``fold``'s draw): from the
     pretrained encoder (``pretrained``: fine-tuned; ``frozen``: kept fixed) or from scratch. Writes which objects
-    trained and validated to ``out_split``."""
+    trained and validated to ``out_split``. The classes ``held_out_classes`` are left out: none of their objects
+    trains or validates, and the model learns the other classes only."""
     use_threads(threads)
     store = LightCurveStore(store_path)
     role = roles(store, split_path)
+    classes = known_classes(store.class_names, list(held_out_classes))
     torch.manual_seed(seed)
     classifier_kind = models.kind(model) == "classifier"
     if classifier_kind or init == "scratch":
-        card = artifacts.new_card(model, store, overrides, band, band_sampling, sync_tolerance, image)
+        card = artifacts.new_card(model, store, overrides, band, band_sampling, sync_tolerance, image, classes)
         encoder = models.build(model, **card.overrides)
         if classifier_kind and init != "scratch":
             start_from_image_weights(encoder, model, init, pretrained)
@@ -67,14 +69,17 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
             card = replace(card, band_sampling=band_sampling, sync_tolerance=sync_tolerance)
     ragged = sample_bands(store.load(), card.band_sampling, card.sync_tolerance, card.band)
     chosen, held = labelled_objects(ragged.label, np.flatnonzero(role == "pool"), n_per_class, fold, split_seed,
-                                    validation_fraction, validation_min_per_class)
+                                    validation_fraction, validation_min_per_class,
+                                    [store.class_names.index(name) for name in held_out_classes])
     keep = np.isin(chosen, usable(ragged, chosen, card.band, "labelled"))
     chosen, held = chosen[keep], held[keep]
     pd.DataFrame({"object_id": ragged.object_id[chosen], "label": ragged.label[chosen],
                   "role": np.where(held, "validation", "train")}).to_parquet(out_split, index=False)
+    # labels as the model's class codes (those of held-out classes -1, never drawn)
+    ragged = replace(ragged, label=recode(ragged.label, store.class_names, classes), class_names=classes)
 
     card = replace(card, kind="classifier", init=init, n_per_class=str(n_per_class), fold=fold, seed=seed,
-                   class_names=list(store.class_names), clean=dict(store.attrs["provenance"].get("clean", {})),
+                   class_names=classes, clean=dict(store.attrs["provenance"].get("clean", {})),
                    **({} if classifier_kind else {"head": settings.head, "head_hidden": list(settings.head_hidden),
                                                   "freeze_encoder": init == "frozen"}))
     table = feature_table(card, features_path, store)

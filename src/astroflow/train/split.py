@@ -96,13 +96,38 @@ def roles(store: LightCurveStore, split_path: str | Path) -> np.ndarray:
 
 
 def labelled_objects(labels: np.ndarray, pool: np.ndarray, n_per_class: str | int, fold: int, split_seed: int,
-                     validation_fraction: float, validation_min_per_class: int = 5) -> tuple[np.ndarray, np.ndarray]:
+                     validation_fraction: float, validation_min_per_class: int = 5,
+                     left_out: list[int] | tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """The objects every classifier of a comparison learns from: fold ``fold``'s draw of ``n_per_class`` labelled
     ``pool`` objects per class, and which of them are held out for validation (early stopping; the forest leaves
-    them unused)."""
+    them unused). Objects of the classes ``left_out`` (codes) leave after the draw, so those of the other classes
+    are the ones a run with every class learns from."""
     n = parse_n_per_class(n_per_class)
     chosen = labelled_subset(labels, pool, n, split_seed, fold)
-    return chosen, held_out(labels[chosen], validation_fraction, [split_seed, fold, n or 0], validation_min_per_class)
+    held = held_out(labels[chosen], validation_fraction, [split_seed, fold, n or 0], validation_min_per_class)
+    keep = ~np.isin(labels[chosen], left_out)
+    return chosen[keep], held[keep]
+
+
+def known_classes(class_names: list[str], held_out_classes: list[str]) -> list[str]:
+    """The classes a model learns when ``held_out_classes`` are held out of its training (to test out-of-distribution
+    detection), in the data set's order; a clear error for a name that is not a class of the data set."""
+    unknown = sorted(set(held_out_classes) - set(class_names))
+    if unknown:
+        raise ConfigError("uncertainty.held_out_classes", f"{unknown} are not classes of the data set (its classes: "
+                          f"{', '.join(class_names)})")
+    known = [name for name in class_names if name not in held_out_classes]
+    if len(known) < 2:
+        raise ConfigError("uncertainty.held_out_classes", f"holding out {sorted(held_out_classes)} leaves "
+                          f"{known or 'no class'}: a classifier needs two classes or more")
+    return known
+
+
+def recode(label: np.ndarray, class_names: list[str], known: list[str]) -> np.ndarray:
+    """Labels coded into ``class_names``, coded into ``known`` (some of them, in their order): -1 for an object of
+    another class, as for an unlabelled one."""
+    lookup = np.array([known.index(name) if name in known else -1 for name in class_names] + [-1], dtype=np.int64)
+    return lookup[np.asarray(label, dtype=np.int64)]  # label -1 reads the last entry: still -1
 
 
 def held_out(labels: np.ndarray, fraction: float, seed: list[int], min_per_class: int = 5) -> np.ndarray:
@@ -116,9 +141,11 @@ def held_out(labels: np.ndarray, fraction: float, seed: list[int], min_per_class
 
 
 def scored_objects(store: LightCurveStore, split_path: str | Path, class_names: list[str],
-                   model_path: str | Path) -> np.ndarray:
-    """The labelled test objects the model at ``model_path`` (of ``class_names``) is scored on."""
-    if class_names != store.class_names:
+                   model_path: str | Path, fewer_classes: bool = False) -> np.ndarray:
+    """The labelled test objects the model at ``model_path`` (of ``class_names``: the store's classes, or with
+    ``fewer_classes`` those of them it learnt, in the store's order) is scored on."""
+    expected = [name for name in store.class_names if name in class_names] if fewer_classes else store.class_names
+    if class_names != expected:
         raise ConfigError("train", f"{model_path} classifies {class_names}, the store has {store.class_names}")
     label = store.objects["label"].to_numpy()
     test = np.flatnonzero((roles(store, split_path) == "test") & (label >= 0))

@@ -1,6 +1,7 @@
 """The uncertainty table: for every model and method, each score's misclassification ROC-AUC, the macro-F1 and
 calibration of the mean prediction, and the inference cost relative to one deterministic pass; mean and std over
-folds and seeds (the metrics.json files of the uncertainty rule)."""
+folds and seeds (the metrics.json files of the uncertainty rule). Runs of models trained with classes held out
+(uncertainty.held_out_classes) are rows of their own, with each score's out-of-distribution AUROC."""
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ import pandas as pd
 
 from astroflow.errors import InputError
 
-KEYS = ["model", "init", "n_per_class", "method"]
-VALUES = ["auroc", "aurc", "macro_f1", "ece", "ece_calibrated", "seconds"]
+RUN = ["model", "init", "n_per_class", "held_out"]  # held_out: the classes left out of training, comma-separated
+KEYS = [*RUN, "method"]
+VALUES = ["auroc", "aurc", "macro_f1", "ece", "ece_calibrated", "seconds", "ood_auroc"]
+OOD = ["held_out", "ood_auroc_mean", "ood_auroc_std"]  # columns of a table with held-out classes only
 
 
 def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -21,10 +24,13 @@ def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
     for path in paths:
         try:
             m = json.loads(Path(path).read_text())
-            run = {k: m[k] for k in KEYS} | {"fold": m["fold"], "seed": m["seed"], "macro_f1": m["macro_f1"],
-                                               "ece": m["calibration"]["ece"], "ece_calibrated": m["calibrated"]["ece"],
-                                               "seconds": m["seconds"]}
-            out += [run | {"score": score, "auroc": detection["auroc"], "aurc": m["risk_coverage"][score]["aurc"]}
+            run = {k: m[k] for k in ("model", "init", "n_per_class", "method")} | {
+                "held_out": ", ".join(m.get("held_out_classes", [])), "fold": m["fold"], "seed": m["seed"],
+                "macro_f1": m["macro_f1"], "ece": m["calibration"]["ece"], "ece_calibrated": m["calibrated"]["ece"],
+                "seconds": m["seconds"]}
+            ood = m["ood"] or {}
+            out += [run | {"score": score, "auroc": detection["auroc"], "aurc": m["risk_coverage"][score]["aurc"],
+                           "ood_auroc": ood.get(score)}
                     for score, detection in m["misclassification"].items()]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(path, f"is not an uncertainty metrics.json ({err})") from err
@@ -32,31 +38,37 @@ def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std of every value per (model, init, n_per_class, method, score), the runs, and ``cost``: the
-    method's mean inference time over that of the deterministic method of the same model (NaN without one)."""
-    table = table.assign(n_per_class=table["n_per_class"].astype(str), auroc=table["auroc"].astype(float))
+    """Mean and std of every value per (model, init, n_per_class, held-out classes, method, score), the runs, and
+    ``cost``: the method's mean inference time over that of the deterministic method of the same model (NaN without
+    one). The held-out classes and out-of-distribution AUROC columns are left out when no run held classes out."""
+    table = table.assign(n_per_class=table["n_per_class"].astype(str), auroc=table["auroc"].astype(float),
+                         ood_auroc=table["ood_auroc"].astype(float))
     grouped = table.groupby([*KEYS, "score"], sort=False)[VALUES]
     out = grouped.mean().add_suffix("_mean").join(grouped.std().add_suffix("_std")).reset_index()
     out["runs"] = table.groupby([*KEYS, "score"], sort=False).size().to_numpy()
-    base = out[out["method"] == "deterministic"].groupby(KEYS[:3])["seconds_mean"].first().rename("base")
-    out = out.join(base, on=KEYS[:3])
+    base = out[out["method"] == "deterministic"].groupby(RUN)["seconds_mean"].first().rename("base")
+    out = out.join(base, on=RUN)
     out["cost"] = out["seconds_mean"] / out.pop("base")
-    return out[[*KEYS, "score", "runs", *(f"{v}_{a}" for v in VALUES for a in ("mean", "std")), "cost"]]
+    out = out[[*KEYS, "score", "runs", *(f"{v}_{a}" for v in VALUES for a in ("mean", "std")), "cost"]]
+    return out if out["held_out"].astype(bool).any() else out.drop(columns=OOD)
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """The table in Markdown, ``mean ± std`` cells."""
+    """The table in Markdown, ``mean ± std`` cells; the held-out classes and OOD AUROC columns when it has them."""
     def cell(mean: float, std: float) -> str:
         return "" if pd.isna(mean) else f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
 
-    lines = ["| model | init | n | method | score | runs | ROC-AUC | AURC | macro-F1 | ECE | ECE (T-scaled) | cost |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    ood = "held_out" in table
+    header = ["model", "init", "n", *(["held out"] if ood else []), "method", "score", "runs", "ROC-AUC", "AURC",
+              *(["OOD AUROC"] if ood else []), "macro-F1", "ECE", "ECE (T-scaled)", "cost"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in table.itertuples(index=False):
-        lines.append(f"| {r.model} | {r.init} | {r.n_per_class} | {r.method} | {r.score} | {r.runs} "
-                     f"| {cell(r.auroc_mean, r.auroc_std)} | {cell(r.aurc_mean, r.aurc_std)} "
-                     f"| {cell(r.macro_f1_mean, r.macro_f1_std)} | {cell(r.ece_mean, r.ece_std)} "
-                     f"| {cell(r.ece_calibrated_mean, r.ece_calibrated_std)} "
-                     f"| {'' if pd.isna(r.cost) else f'x{r.cost:.1f}'} |")
+        cells = [r.model, r.init, r.n_per_class, *([r.held_out] if ood else []), r.method, r.score, r.runs,
+                 cell(r.auroc_mean, r.auroc_std), cell(r.aurc_mean, r.aurc_std),
+                 *([cell(r.ood_auroc_mean, r.ood_auroc_std)] if ood else []), cell(r.macro_f1_mean, r.macro_f1_std),
+                 cell(r.ece_mean, r.ece_std), cell(r.ece_calibrated_mean, r.ece_calibrated_std),
+                 "" if pd.isna(r.cost) else f"x{r.cost:.1f}"]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
 from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import RUN_KEYS, classification_metrics, predictions_table
-from astroflow.train.split import scored_objects
+from astroflow.train.split import recode, scored_objects
 from astroflow.train.trainer import model_device, use_threads
 from astroflow.uncertainty.evaluation import assess
 from astroflow.uncertainty.sampling import method_samples
@@ -73,11 +73,15 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     """Score every labelled test object by ``method`` (astroflow.uncertainty.METHODS; ``ensemble`` joins the models of
     ``model_paths``, the other methods take one) and write: the per-object table (mean probabilities, prediction,
     every score), metrics.json, reliability bins and risk-coverage points (CSV, the report's figure data).
-    Temperature scaling is fitted on the fine-tuning run's validation objects. Returns the metrics."""
+    Temperature scaling is fitted on the fine-tuning run's validation objects. A model trained with classes held out
+    (its card lists fewer classes than the store) is scored on every test object: those of the held-out classes are
+    out-of-distribution (each score's AUROC at finding them), the rest of the metrics are of the others. Returns the
+    metrics."""
     use_threads(threads)
     models, card = members_of(model_paths)
     store = LightCurveStore(store_path)
-    test = scored_objects(store, split_path, card.class_names, model_paths[0])
+    test = scored_objects(store, split_path, card.class_names, model_paths[0], fewer_classes=True)
+    held_out_classes = [name for name in store.class_names if name not in card.class_names]
     validation = validation_objects(store, train_split_path)
     ragged = sample_bands(store.load(), card.band_sampling, card.sync_tolerance, card.band)
     device = model_device(models[0])
@@ -91,11 +95,16 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     samples = draw(test)
     seconds = time.monotonic() - start
     log.info("%s: %d passes over %d test objects in %.2f s", method, samples.shape[1], len(test), seconds)
-    label = ragged.label[test]
-    metrics, per_object, bins, curves = assess(samples, label, draw(validation).mean(axis=1),
-                                               ragged.label[validation], settings.bins, settings.coverage_points)
+    label = recode(ragged.label, store.class_names, card.class_names)  # the model's class codes; held out: -1
+    known = label[test] >= 0
+    if held_out_classes and known.all():
+        log.warning("no test object of the held-out classes %s: no out-of-distribution AUROC", held_out_classes)
+    metrics, per_object, bins, curves = assess(samples, label[test], draw(validation).mean(axis=1), label[validation],
+                                               settings.bins, settings.coverage_points, known)
     mean = samples.mean(axis=1)
-    table = predictions_table(ragged.object_id[test], label, mean, card.class_names)
+    table = predictions_table(ragged.object_id[test], label[test], mean, card.class_names)
+    names = np.asarray(store.class_names, dtype=object)
+    table["label"] = pd.array(names[ragged.label[test]], dtype="string")  # the true class, held out or not
     for name, score in per_object.items():
         table[name] = score.astype(np.float32)
     table.to_parquet(out_objects, index=False)
@@ -103,8 +112,8 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     metrics = ({k: getattr(card, k) for k in RUN_KEYS} | {"model": card.model.removesuffix(HSA_SUFFIX),
                                                           "sampled_model": card.model, "method": method,
                                                           "members": len(models), "seconds": seconds}
-               | classification_metrics(label, mean.argmax(axis=1), card.class_names) | metrics
-               | {"settings": asdict(settings)})
+               | classification_metrics(label[test][known], mean[known].argmax(axis=1), card.class_names) | metrics
+               | {"held_out_classes": held_out_classes, "settings": asdict(settings)})
     Path(out_metrics).write_text(json.dumps(metrics, indent=2))
     bins.to_csv(out_reliability, index=False)
     curves.to_csv(out_coverage, index=False)
@@ -112,4 +121,7 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     log.info("macro-F1 %.3f; best misclassification ROC-AUC %.3f (%s); ECE %.3f, calibrated %.3f (T = %.2f)",
              metrics["macro_f1"], best[0], best[1], metrics["calibration"]["ece"], metrics["calibrated"]["ece"],
              metrics["temperature"])
+    if metrics["ood"]:
+        log.info("out-of-distribution AUROC (%d objects of %s): %s", metrics["n_ood"], ", ".join(held_out_classes),
+                 ", ".join(f"{k} {v:.3f}" for k, v in metrics["ood"].items()))
     return metrics
