@@ -14,12 +14,14 @@ from astroflow.errors import ConfigError, InputError
 from astroflow.models.heads import Classifier, MeanPoolHead
 from astroflow.models.layers import key_mask
 from astroflow.models.stochastic_attention import StochasticAttention, stochastic_keys, stochastic_weights
-from astroflow.sources.simulate import simulate_survey
-from astroflow.store import to_ragged
+from astroflow.sources.simulate import CLASSES, simulate_survey
+from astroflow.store import LightCurveStore, to_ragged
+from astroflow.train import artifacts
 from astroflow.train.data import Windows
 from astroflow.train.finetune import FinetuneSettings, finetune
 from astroflow.uncertainty import evaluation, sampling
 from astroflow.uncertainty.scores import bald, entropy, probability_variance, sampled_maximum_probability, scores
+from astroflow.uncertainty.summary import write_summary
 from astroflow.uncertainty.uncertainty import UncertaintySettings, uncertainty
 from test_train import one_thread  # noqa: F401 (autouse fixture: tiny models on one thread)
 from test_train_stages import SELECTION, survey  # noqa: F401 (fixture: a tiny simulated store and its split)
@@ -285,6 +287,7 @@ def test_stage_writes_every_output_of_a_stochastic_method(runs, tmp_path):
     root, run = runs
     metrics, objects = score_run(root, "ha_mc_dropout", [run["astromer-tiny-hsa", 0]], tmp_path, passes=4)
     assert metrics["passes"] == 4 and metrics["n_objects"] == len(objects) and 0 <= metrics["macro_f1"] <= 1
+    assert metrics["ood"] is None and metrics["n_ood"] == 0 and metrics["held_out_classes"] == []  # every class
     assert objects["label"].notna().all() and (objects["bald"] >= 0).all()
     bins = pd.read_csv(tmp_path / "ha_mc_dropout" / "reliability.csv")
     assert bins.groupby("output")["count"].sum().eq(len(objects)).all()
@@ -298,6 +301,67 @@ def test_ensemble_members_must_read_the_same_inputs(runs, tmp_path):
     root, run = runs
     with pytest.raises(InputError, match="cannot join an ensemble"):
         score_run(root, "ensemble", [run["astromer-tiny", 0], run["astromer-tiny-hsa", 0]], tmp_path)
+
+
+HELD_OUT = ["QSO", "SNIa"]
+
+
+@pytest.fixture(scope="module")
+def held_out_run(survey, runs):  # noqa: F811 (the imported fixture)
+    """astromer-tiny fine-tuned as runs' seed 0, with the classes HELD_OUT held out of its training."""
+    root, config = survey
+    run = root / "unc_held_out"
+    run.mkdir()
+    finetune(root / "s.zarr", root / "split.parquet", None, run / "model.pt", run / "split.parquet",
+             run / "metrics.csv", run / "work", model="astromer-tiny", init="scratch", n_per_class="3", fold=0, seed=0,
+             settings=FinetuneSettings(**config["train"]["finetune"]), **SELECTION, held_out_classes=HELD_OUT)
+    return run
+
+
+def test_held_out_classes_leave_training_validation_and_the_card(runs, held_out_run):
+    root, run = runs
+    store = LightCurveStore(root / "s.zarr")
+    codes = [store.class_names.index(name) for name in HELD_OUT]
+    split = pd.read_parquet(held_out_run / "split.parquet")
+    everything = pd.read_parquet(run["astromer-tiny", 0] / "split.parquet")
+    assert not split["label"].isin(codes).any() and set(split["role"]) == {"train", "validation"}
+    # the same objects as the run with every class, less the held-out classes'
+    assert split.equals(everything[~everything["label"].isin(codes)].reset_index(drop=True))
+    model, card = artifacts.load_model(held_out_run / "model.pt")
+    assert card.class_names == [name for name in store.class_names if name not in HELD_OUT]
+    assert [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1].out_features == len(card.class_names)
+
+
+def test_held_out_classes_are_scored_as_out_of_distribution(runs, held_out_run, tmp_path):
+    root, _ = runs
+    metrics, objects = score_run(root, "mc_dropout", [held_out_run], tmp_path)
+    test = pd.read_parquet(root / "split.parquet").query("role == 'test'")
+    ood = objects["label"].isin(HELD_OUT)
+    assert len(objects) == len(test) and metrics["n_ood"] == ood.sum() == 2 and metrics["n_objects"] == len(test) - 2
+    assert set(metrics["ood"]) == {"smp", "pv", "bald", "entropy"}
+    assert all(0 <= v <= 1 for v in metrics["ood"].values()) and metrics["held_out_classes"] == HELD_OUT
+    assert not {f"p_{name}" for name in HELD_OUT} & set(objects.columns)  # the model does not predict them
+    assert set(metrics["classes"]).isdisjoint(HELD_OUT)
+    # the uncertainty table: held-out runs are rows of their own, with OOD AUROC columns only when there are some
+    (tmp_path / "all.json").write_text(json.dumps(metrics | {"held_out_classes": [], "ood": None, "n_ood": 0}))
+    paths = [tmp_path / "all.json", tmp_path / "mc_dropout" / "metrics.json"]
+    table = write_summary(paths, tmp_path / "u.csv", tmp_path / "u.md")
+    rows = table.set_index(["held_out", "score"])["ood_auroc_mean"]
+    assert rows["QSO, SNIa", "pv"] == metrics["ood"]["pv"] and pd.isna(rows["", "pv"])
+    assert "| OOD AUROC |" in (tmp_path / "u.md").read_text()
+    assert "ood_auroc_mean" not in write_summary(paths[:1], tmp_path / "a.csv", tmp_path / "a.md")
+    assert "OOD" not in (tmp_path / "a.md").read_text()
+
+
+@pytest.mark.parametrize("held_out, problem", [(["SN Ia"], r"\['SN Ia'\] are not classes .*RRab, RRc"),
+                                               (CLASSES[1:], "a classifier needs two classes")])
+def test_held_out_classes_must_leave_classes_of_the_data_set(survey, tmp_path, held_out, problem):  # noqa: F811
+    root, config = survey
+    with pytest.raises(ConfigError, match=rf"uncertainty.held_out_classes.*{problem}"):
+        finetune(root / "s.zarr", root / "split.parquet", None, tmp_path / "model.pt", tmp_path / "split.parquet",
+                 tmp_path / "metrics.csv", tmp_path / "work", model="astromer-tiny", init="scratch", n_per_class="3",
+                 fold=0, seed=0, settings=FinetuneSettings(**config["train"]["finetune"]), **SELECTION,
+                 held_out_classes=list(held_out))
 
 
 def test_predict_cli_adds_the_scores(runs, tmp_path, capsys):

@@ -213,6 +213,28 @@ def test_what_a_pretrained_run_starts_from_is_its_input(tmp_path):
     assert "uncertainty/astromer-tiny/pretrained@ci+ci_corpus/n4/f0/s0/ensemble/metrics.json" in proc.stdout
 
 
+def test_held_out_classes_train_the_uncertainty_models_again_apart(tmp_path):
+    """uncertainty.held_out_classes: every model the uncertainty runs read (the -hsa twin and ensemble members too)
+    is fine-tuned again under uncertainty/held_out/ and scored there by every method; the runs with every class stay."""
+    extra = tmp_path / "held_out.yaml"
+    extra.write_text("uncertainty:\n  held_out_classes: [SNIa]\n")
+    proc = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config" / "ci.yaml"), str(extra))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = {}
+    for block in proc.stdout.split("\nrule ")[1:]:
+        found = {key: re.search(rf"^\s+{key}: (.*)$", block, re.MULTILINE) for key in ("input", "output")}
+        jobs.setdefault(block.split(":", 1)[0], []).append({k: v.group(1) if v else "" for k, v in found.items()})
+    held_out = "results/ci/uncertainty/held_out"
+    trained = {job["output"].split(", ")[0].removeprefix(f"{held_out}/finetune/") for job in jobs["finetune_held_out"]}
+    assert trained == {f"{m}/pretrained/n4/f0/s{s}/model.pt" for m, s in (("astromer-tiny", 0), ("astromer-tiny", 1),
+                                                                          ("astromer-tiny-hsa", 0))}
+    scored = jobs["uncertainty_held_out"]
+    assert len(scored) == len(jobs["uncertainty"]) == 5
+    assert all(job["output"].startswith(held_out) and f"{held_out}/finetune/" in job["input"] for job in scored)
+    assert not any("held_out" in job["input"] + job["output"] for job in jobs["uncertainty"] + jobs["finetune"])
+    assert sum(held_out in path for path in jobs["uncertainty_summary"][0]["input"].split(", ")) == 5
+
+
 def test_slurm_profile_dry_run(tmp_path):
     """Every job that runs a network gets a GPU, training and inference jobs their threads (a dry run caps threads
     at its own --cores)."""
