@@ -12,8 +12,9 @@ import pandas as pd
 
 from astroflow.errors import InputError
 
-RUN = ["model", "init", "n_per_class", "held_out"]  # held_out: the classes left out of training, comma-separated
-KEYS = [*RUN, "method"]
+KEYS = ["model", "init", "n_per_class", "method"]
+MODEL = [*KEYS[:3], "held_out"]  # held_out: the classes left out of its training, comma-separated ("" for none)
+GROUP = [*MODEL, "method"]
 VALUES = ["auroc", "aurc", "macro_f1", "ece", "ece_calibrated", "seconds", "ood_auroc"]
 OOD = ["held_out", "ood_auroc_mean", "ood_auroc_std"]  # columns of a table with held-out classes only
 
@@ -24,7 +25,7 @@ def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
     for path in paths:
         try:
             m = json.loads(Path(path).read_text())
-            run = {k: m[k] for k in ("model", "init", "n_per_class", "method")} | {
+            run = {k: m[k] for k in KEYS} | {
                 "held_out": ", ".join(m.get("held_out_classes", [])), "fold": m["fold"], "seed": m["seed"],
                 "macro_f1": m["macro_f1"], "ece": m["calibration"]["ece"], "ece_calibrated": m["calibrated"]["ece"],
                 "seconds": m["seconds"]}
@@ -34,7 +35,7 @@ def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
                     for score, detection in m["misclassification"].items()]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(path, f"is not an uncertainty metrics.json ({err})") from err
-    return pd.DataFrame(out, columns=[*KEYS, "fold", "seed", "score", *VALUES])
+    return pd.DataFrame(out, columns=[*GROUP, "fold", "seed", "score", *VALUES])
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -43,13 +44,13 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     one). The held-out classes and out-of-distribution AUROC columns are left out when no run held classes out."""
     table = table.assign(n_per_class=table["n_per_class"].astype(str), auroc=table["auroc"].astype(float),
                          ood_auroc=table["ood_auroc"].astype(float))
-    grouped = table.groupby([*KEYS, "score"], sort=False)[VALUES]
+    grouped = table.groupby([*GROUP, "score"], sort=False)[VALUES]
     out = grouped.mean().add_suffix("_mean").join(grouped.std().add_suffix("_std")).reset_index()
-    out["runs"] = table.groupby([*KEYS, "score"], sort=False).size().to_numpy()
-    base = out[out["method"] == "deterministic"].groupby(RUN)["seconds_mean"].first().rename("base")
-    out = out.join(base, on=RUN)
+    out["runs"] = table.groupby([*GROUP, "score"], sort=False).size().to_numpy()
+    base = out[out["method"] == "deterministic"].groupby(MODEL)["seconds_mean"].first().rename("base")
+    out = out.join(base, on=MODEL)
     out["cost"] = out["seconds_mean"] / out.pop("base")
-    out = out[[*KEYS, "score", "runs", *(f"{v}_{a}" for v in VALUES for a in ("mean", "std")), "cost"]]
+    out = out[[*GROUP, "score", "runs", *(f"{v}_{a}" for v in VALUES for a in ("mean", "std")), "cost"]]
     return out if out["held_out"].astype(bool).any() else out.drop(columns=OOD)
 
 
