@@ -135,8 +135,26 @@ def test_astroflow_predict_serves_the_forest(survey, tmp_path):
                  str(tmp_path / "p.parquet"), "--options", '{"columns": {"label": "label"}}']) == 0
     served = pd.read_parquet(tmp_path / "p.parquet").set_index("object_id")
     scored = pd.read_parquet(out / "predictions.parquet").set_index("object_id")
-    assert (served.loc[scored.index, "note"] == "").all()
+    assert "note" not in served  # every object classified
     np.testing.assert_allclose(served.loc[scored.index].filter(like="p_"), scored.filter(like="p_"), atol=1e-6)
+
+
+def test_astroflow_predict_writes_no_column_for_a_class_the_forest_never_saw(survey, tmp_path):
+    from astroflow.cli import main
+
+    split = pd.read_parquet(survey / "split.parquet")
+    split.loc[split["label"] == CLASSES.index("QSO"), "label"] = -1  # no QSO learnt from
+    split.to_parquet(tmp_path / "split.parquet")
+    train_forest(survey / "features.parquet", tmp_path / "split.parquet", tmp_path / "model.skops",
+                 tmp_path / "s.parquet", n_per_class="5", fold=0, seed=0, settings=ForestSettings(n_estimators=10),
+                 **SELECTION, threads=1)
+    simulate_survey(1, seed=12, min_points=30, max_points=60).obs.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", str(tmp_path / "model.skops"), "long", str(tmp_path / "new.csv"), "--out",
+                 str(tmp_path / "p.csv")]) == 0
+    table = pd.read_csv(tmp_path / "p.csv")
+    probs = table.filter(like="p_")
+    assert list(probs.columns) == [f"p_{c}" for c in CLASSES if c != "QSO"] and "label" not in table
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
 
 
 def test_a_forest_file_holding_code_is_refused_unloaded(tmp_path):

@@ -272,3 +272,83 @@ def test_predict_reports_nan_probabilities_as_not_classified(survey, tmp_path):
     table = pd.read_parquet(tmp_path / "p.parquet")
     assert table["note"].str.contains("not finite").all()
     assert table["pred"].isna().all() and table.filter(like="p_").isna().all().all()
+
+
+def new_catalogue(path, extra=None):
+    """Light curves a model has not seen, as a user's long table without labels (and ``extra`` rows)."""
+    obs = simulate_survey(2, seed=4, min_points=20, max_points=80).obs
+    pd.concat([obs, extra]).to_csv(path, index=False)
+
+
+def test_predict_writes_the_format_its_suffix_names_and_no_empty_column(survey, tmp_path, capsys):
+    model = str(finetuned(survey, "scratch", "3", model="rnn") / "model.pt")
+    new_catalogue(tmp_path / "new.csv")
+    assert main(["predict", model, "long", str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.CSV")]) == 0
+    assert (tmp_path / "p.CSV").read_text().startswith("object_id,pred,p_RRab,")  # CSV, whatever the case
+    table = pd.read_csv(tmp_path / "p.CSV")
+    assert list(table.columns) == ["object_id", "pred", *(f"p_{c}" for c in CLASSES)]  # no labels, no notes
+    capsys.readouterr()
+    assert main(["predict", model, "long", str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.txt")]) == 1
+    assert "'--out'" in capsys.readouterr().err and not (tmp_path / "p.txt").exists()
+    # an object the model cannot read brings the note column; its row has neither prediction nor probabilities
+    v_only = pd.DataFrame({"object_id": "v-only", "time": np.arange(10.0) + 5e4, "band": "V", "value": 15.0,
+                           "error": 0.1})
+    new_catalogue(tmp_path / "new.csv", v_only)
+    assert main(["predict", model, "long", str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    table = pd.read_csv(tmp_path / "p.csv", keep_default_na=False).set_index("object_id")
+    assert "label" not in table and table.loc["v-only", "note"].startswith("no observations")
+    assert table.loc["v-only", "p_RRab"] == "" and (table.drop(index="v-only")["note"] == "").all()
+    # a model trained on simulated data names no format to fall back on
+    assert main(["predict", model, str(tmp_path / "new.csv")]) == 1
+    assert "give one" in capsys.readouterr().err
+
+
+def test_a_model_reads_new_files_with_its_training_reader_options(tmp_path):
+    """A user's own catalogue, columns named their way: the model trained on it predicts on a new file of that
+    survey with no format or options given; given options override the remembered ones key by key."""
+    from astroflow.datasets import resolve
+    from astroflow.ingest import ingest_shard
+    from astroflow.store import build_store
+
+    mapping = {"object_id": "oid", "time": "hjd", "band": "filter", "value": "mag", "error": "magerr"}
+    cat = simulate_survey(6, seed=3, min_points=20, max_points=120)
+    labels = cat.objects.set_index("object_id")["label"]
+    obs = cat.obs.assign(type=cat.obs["object_id"].map(labels)).rename(columns=mapping)
+    obs.to_csv(tmp_path / "mine.csv", index=False)
+    options = {"columns": {**mapping, "label": "type"}, "time_format": "mjd"}
+    config = {"results": str(tmp_path), "datasets": {"mine": {"path": str(tmp_path / "mine.csv"), "format": "long",
+                                                              "options": options}}}
+    spec = resolve("mine", config, tmp_path)
+    ingest_shard(spec, 0, tmp_path / "0.zarr", tmp_path / "0.qc.parquet")
+    build_store("mine", [tmp_path / "0.zarr"], [tmp_path / "0.qc.parquet"], tmp_path / "s.zarr",
+                tmp_path / "qc.parquet", tmp_path / "summary.json")
+    split(tmp_path / "s.zarr", tmp_path / "split.parquet", test_fraction=0.2, split_seed=0)
+    finetune(tmp_path / "s.zarr", tmp_path / "split.parquet", None, tmp_path / "model.pt", tmp_path / "fs.parquet",
+             tmp_path / "m.csv", tmp_path / "work", model="rnn", init="scratch", n_per_class="3", fold=0, seed=0,
+             settings=FinetuneSettings(**STEPS), **SELECTION)
+    _, card = artifacts.load_model(tmp_path / "model.pt")
+    assert card.reader == {"format": "long", "options": options}
+
+    new = simulate_survey(2, seed=4, min_points=20, max_points=80)
+    new.obs.assign(type="x").rename(columns=mapping).to_csv(tmp_path / "new.csv", index=False)
+    model = str(tmp_path / "model.pt")
+    assert main(["predict", model, str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.parquet")]) == 0
+    table = pd.read_parquet(tmp_path / "p.parquet")  # Parquet, as the suffix says
+    assert len(table) == new.n_objects and "label" not in table  # the label column is not assumed
+    assert main(["predict", model, "long", str(tmp_path / "new.csv"), "--out", str(tmp_path / "l.csv"),
+                 "--options", '{"columns": {"label": "type"}}']) == 0
+    labelled = pd.read_csv(tmp_path / "l.csv")
+    assert (labelled["label"] == "x").all()
+    np.testing.assert_allclose(labelled.filter(like="p_"), table.filter(like="p_"), atol=1e-6)
+
+
+def test_given_reader_options_override_the_models_key_by_key():
+    from astroflow.train.predict import reader_for
+
+    reader = {"format": "long", "options": {"columns": {"object_id": "oid", "label": "type"}, "time_format": "hjd"}}
+    given = {"columns": {"value": "flux"}, "time_format": "jd"}
+    assert reader_for("m.pt", None, given, reader) == ("long", {"columns": {"object_id": "oid", "value": "flux"},
+                                                                "time_format": "jd"})
+    assert reader_for("m.pt", "antares", {"pattern": "*.csv"}, reader) == ("antares", {"pattern": "*.csv"})
+    with pytest.raises(ConfigError, match="simulated data"):
+        reader_for("m.pt", None, {}, {})

@@ -77,7 +77,7 @@ def _predict(args) -> None:
     if args.member and args.uncertainty != "ensemble":
         raise ConfigError("--member", "extra models join an ensemble only (--uncertainty ensemble)")
     table = predict_catalogue(args.model, args.format, args.path, args.out, options, **uncertainty)
-    done = table["note"] == ""
+    done = classified(table)
     print(f"{int(done.sum())} objects classified, {int((~done).sum())} not (see the note column); wrote {args.out}")
     if done.any():
         print(table.loc[done, "pred"].value_counts().to_string())
@@ -85,6 +85,11 @@ def _predict(args) -> None:
         scored = [c for c in table.columns if c in ("max_p", "smp", "pv", "bald", "entropy")]
         print(f"{args.uncertainty} scores (median): " + ", ".join(f"{c} {table.loc[done, c].median():.3f}"
                                                                   for c in scored))
+
+
+def classified(table):
+    """Which rows of a predictions table have no note (the note column is left out when none has one)."""
+    return table["note"] == "" if "note" in table else table["object_id"].notna()
 
 
 def _stellar(args) -> None:
@@ -104,7 +109,7 @@ def _spectra_predict(args) -> None:
     from astroflow.spectra.predict import predict_files
 
     table = predict_files(args.model, args.format, args.path, args.out)
-    done = table["note"] == ""
+    done = classified(table)
     print(f"{int(done.sum())} spectra classified, {int((~done).sum())} not (see the note column); wrote {args.out}")
     if done.any():
         print(table.loc[done, "class_pred"].value_counts().to_string())
@@ -139,10 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("predict", help="classify a catalogue in any format with a fine-tuned model")
     p.add_argument("model", help="a fine-tuned model file (results/<dataset>/finetune/.../model.pt, or the "
                    "forest's model.skops)")
-    p.add_argument("format", choices=formats.names(), help="a reader (astroflow formats lists them)")
+    p.add_argument("format", nargs="?", choices=formats.names(), help="a reader (astroflow formats lists them); "
+                   "default: the format the model's training data came in")
     p.add_argument("path")
-    p.add_argument("--out", default="predictions.parquet", help="output table (.parquet, or .csv)")
-    p.add_argument("--options", help="reader options as JSON")
+    p.add_argument("--out", default="predictions.parquet", help="output table, written as its suffix says (.parquet "
+                   "or .csv)")
+    p.add_argument("--options", help="reader options as JSON, on top of those the model's training data were read "
+                   "with (when the format is theirs)")
     p.add_argument("--uncertainty", choices=METHODS, help="add this method's uncertainty scores (SMP, PV, BALD, "
                    "entropy; 1 - max p for deterministic); hsa methods need a *-hsa model")
     p.add_argument("--passes", type=int, default=10, help="stochastic passes of the uncertainty method (T)")
@@ -151,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("stellar", help="masses and ages (with 16-84%% intervals) of stars from Teff and L")
     p.add_argument("table", help="CSV or parquet with teff or log_teff, lum or log_lum (Lsun), optional *_err and feh")
     p.add_argument("--models", default="results/stellar/mist", help="a trained StelNet folder (results/stellar/<grid>)")
-    p.add_argument("--out", default="stellar.csv", help="output table (.csv, or .parquet)")
+    p.add_argument("--out", default="stellar.csv", help="output table, written as its suffix says (.csv or .parquet)")
     p.add_argument("--columns", help="JSON mapping of the names above to your columns, e.g. '{\"teff\": \"T_eff\"}'")
     p.add_argument("--draws", type=int, default=50, help="input-error draws per star (each through every member)")
     p.add_argument("--seed", type=int, default=0)
@@ -160,13 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model", help="a trained spectrum model (results/<dataset>/spectra/train/.../model.pt or .joblib)")
     p.add_argument("format", choices=["sdss", "lamost", "desi"])
     p.add_argument("path", help="a spectrum file or a folder of them")
-    p.add_argument("--out", default="spectra_predictions.parquet", help="output table (.parquet, or .csv)")
+    p.add_argument("--out", default="spectra_predictions.parquet", help="output table, written as its suffix says "
+                   "(.parquet or .csv)")
     p.set_defaults(run=_spectra_predict)
     p = sub.add_parser("pull", help="dvc pull, then mark the pulled artifacts up to date for Snakemake")
     p.add_argument("--configfile", nargs="+", help="config files, as given to snakemake")
     p.set_defaults(run=_pull)
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "out", None):
+            from astroflow.tables import table_format
+
+            table_format(args.out)  # before any work: a suffix that names no table is an error, not a Parquet file
         args.run(args)
     except AstroflowError as err:
         print(f"astroflow: {err}", file=sys.stderr)

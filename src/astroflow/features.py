@@ -75,7 +75,7 @@ def write_features(store_path: str | Path, out: str | Path, threads: int = -1, m
     store = LightCurveStore(store_path)
     start = time.monotonic()
     meta = {"bands": store.bands, "class_names": store.class_names, "quantity": store.quantity,
-            "clean": dict(store.attrs["provenance"].get("clean", {})),
+            **store.reading,
             "provenance": provenance.provenance(SETTINGS,
                                                 {str(store_path): provenance.sha256_tree(store_path)})}
     blocks = StoreBlocks(store_path, memory_mb)

@@ -33,6 +33,12 @@ def _class_names(spec: DatasetSpec) -> list[str] | None:
     return None
 
 
+def _reader(spec: DatasetSpec) -> dict:
+    """The format and reader options of a data set, for models trained on it to read new files of the survey alike;
+    none for simulated data (the simulator's own files are no format a user's catalogue comes in)."""
+    return {} if spec.kind == "simulate" else {"format": spec.format, "options": spec.options}
+
+
 def read_shard(spec: DatasetSpec, shard: int) -> Iterator[tuple[catalogue.Catalogue, pd.DataFrame]]:
     """The units of one shard as labelled catalogues, each with the QC rows of the files it could not read: one
     catalogue for the shard, or with ``chunk_rows`` one per piece of about that many observations. A malformed file
@@ -117,6 +123,7 @@ def ingest_shard(spec: DatasetSpec, shard: int, out_store: str | Path, out_qc: s
             paths.append(pieces / f"{i:05d}.zarr")
             write_store(cleaned, paths[-1], class_names=_class_names(spec), qc=qc,
                         provenance=provenance.provenance(spec.settings()) | {"clean": asdict(settings),
+                                                                              "reader": _reader(spec),
                                                                               "inputs": cat.sources})
             qcs.append(qc)
             n_in, n_kept = n_in + cat.n_obs, n_kept + cleaned.n_obs

@@ -226,6 +226,13 @@ class LightCurveStore:
         self._blocks: dict[str, tuple[int, int, np.ndarray]] = {}
 
     @property
+    def reading(self) -> dict:
+        """How the data were read and cleaned (``clean``: CleanConfig fields; ``reader``: format and options, empty
+        for simulated data), for a model trained on the store to read and clean new data alike."""
+        record = self.attrs["provenance"]
+        return {"clean": dict(record.get("clean", {})), "reader": dict(record.get("reader", {}))}
+
+    @property
     def n_objects(self) -> int:
         return self._group["row_size"].shape[0]
 

@@ -8,6 +8,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from astroflow.errors import ConfigError
+
+SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_format(out: str | Path, key: str = "--out") -> str:
+    """``csv`` or ``parquet``, as the suffix of ``out`` names it (any case); another suffix is an error naming
+    ``key``, before any work is done, rather than a Parquet file under a name that says otherwise."""
+    kind = SUFFIXES.get(Path(out).suffix.lower())
+    if kind is None:
+        raise ConfigError(key, f"{out}: the suffix says which table to write: one of {', '.join(SUFFIXES)}")
+    return kind
+
 
 def write_table(table: pd.DataFrame, out: str | Path) -> None:
     write_tables([table], out)
@@ -17,11 +30,12 @@ def write_tables(tables, out: str | Path, empty=None) -> None:
     """Tables of the same columns written one after another to ``out`` (Parquet, or CSV by suffix), so the whole
     never needs to be in memory; ``empty()`` gives the table to write when there is none."""
     out = Path(out)
+    csv = table_format(out) == "csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     writer, written = None, False
     try:
         for table in tables:
-            if out.suffix == ".csv":
+            if csv:
                 table.to_csv(out, index=False, mode="a" if written else "w", header=not written)
             else:
                 arrow = pa.Table.from_pandas(table, preserve_index=False)
@@ -33,3 +47,9 @@ def write_tables(tables, out: str | Path, empty=None) -> None:
     finally:
         if writer is not None:
             writer.close()
+
+
+def without_empty_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` without the columns that hold nothing in any row (missing values or empty text), e.g. labels of a
+    catalogue that has none, or notes when every object was classified."""
+    return table.drop(columns=[c for c in table.columns if table[c].astype("string").fillna("").eq("").all()])

@@ -54,6 +54,7 @@ class ModelCard:
     freeze_encoder: bool = False
     # provenance
     clean: dict = field(default_factory=dict)  # the cleaning the training store went through (CleanConfig fields)
+    reader: dict = field(default_factory=dict)  # the training store's format and reader options ({} if simulated)
     config_hash: str = ""  # of the training settings (astroflow.provenance.config_hash)
     data: dict[str, str] = field(default_factory=dict)  # sha256 of what it learnt from: store, split, start weights
     train_seconds: float | None = None  # wall time of its training (of a classifier: not its encoder's pretraining)

@@ -10,6 +10,7 @@ import pandas as pd
 from astroflow.errors import InputError
 from astroflow.spectra.evaluate import load, predict
 from astroflow.spectra.store import StoreConfig, build, open_store, text
+from astroflow.tables import without_empty_columns, write_table
 
 
 def predict_files(model_path: str | Path, fmt: str, path: str | Path, out: str | Path,
@@ -37,8 +38,6 @@ def predict_files(model_path: str | Path, fmt: str, path: str | Path, out: str |
             table[f"{name}_pred"] = outputs["regression"][:, i]
     notes = qc.loc[~qc["kept"], ["object_id", "source", "reason"]].rename(columns={"reason": "note"})
     table = pd.concat([table.assign(note=""), notes.drop(columns="source")], ignore_index=True)
-    if Path(out).suffix == ".csv":
-        table.to_csv(out, index=False)
-    else:
-        table.to_parquet(out, index=False)
+    table = without_empty_columns(table)
+    write_table(table, out)
     return table

@@ -29,7 +29,7 @@ def new_card(name: str, store: LightCurveStore, overrides: dict | None = None, b
     overrides = dict(overrides or {})
     preset = models.model_config(name, **overrides)
     common = {"model": name, "architecture": models.architecture(name).__name__, "bands": list(store.bands),
-              "quantity": store.quantity, "clean": dict(store.attrs["provenance"].get("clean", {}))}
+              "quantity": store.quantity, **store.reading}
     if models.kind(name) == "classifier":
         class_names = list(store.class_names if class_names is None else class_names)
         overrides |= {"n_bands": len(store.bands), "n_classes": len(class_names)}

@@ -79,7 +79,7 @@ def finetune(store_path: str | Path, split_path: str | Path, pretrained: str | P
     ragged = replace(ragged, label=recode(ragged.label, store.class_names, classes), class_names=classes)
 
     card = replace(card, kind="classifier", init=init, n_per_class=str(n_per_class), fold=fold, seed=seed,
-                   class_names=classes, clean=dict(store.attrs["provenance"].get("clean", {})),
+                   class_names=classes, **store.reading,
                    **({} if classifier_kind else {"head": settings.head, "head_hidden": list(settings.head_hidden),
                                                   "freeze_encoder": init == "frozen"}))
     table = feature_table(card, features_path, store)

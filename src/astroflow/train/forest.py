@@ -87,7 +87,8 @@ def train_forest(features_path: str | Path, split_path: str | Path, out_model: s
             "train_seconds": round(seconds, 2),
             "class_names": info["class_names"], "bands": info["bands"], "columns": names, "fill": fill,
             "imputed": imputed, "settings": {"kind": settings.kind, **settings.forest()}, "features": info["provenance"],
-            "quantity": info["quantity"], "clean": info.get("clean", {})}  # for astroflow predict
+            "quantity": info["quantity"], "clean": info.get("clean", {}),
+            "reader": info.get("reader", {})}  # for astroflow predict
     Path(out_model).parent.mkdir(parents=True, exist_ok=True)
     import skops.io  # here, not at the top: it loads scikit-learn's array-API modules, torch among them
 

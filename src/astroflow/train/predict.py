@@ -19,13 +19,13 @@ import torch
 
 from astroflow import features as lcfeatures
 from astroflow.clean import CleanConfig, clean
-from astroflow.errors import InputError
+from astroflow.errors import ConfigError, InputError
 from astroflow.ingest import read_units
 from astroflow.logs import progress
 from astroflow.ragged import Ragged
 from astroflow.sources import formats
 from astroflow.store import LightCurveStore, StoreBlocks, to_ragged
-from astroflow.tables import write_table, write_tables
+from astroflow.tables import table_format, without_empty_columns, write_table, write_tables
 from astroflow.train import artifacts
 from astroflow.train.data import sample_bands
 from astroflow.train.forest import forest_proba, load_forest
@@ -61,10 +61,35 @@ def is_forest(model_path: str | Path) -> bool:
     return Path(model_path).suffix == ".skops"
 
 
-def cleaning(model_path: str | Path) -> dict:
-    """The cleaning the model's training data had (CleanConfig fields)."""
-    return load_forest(model_path)[1].get("clean", {}) if is_forest(model_path) else (
-        artifacts.load_model(model_path)[1].clean)
+def training_data(model_path: str | Path) -> tuple[dict, dict]:
+    """How the model's training data were cleaned (CleanConfig fields) and read (format and reader options; empty
+    for simulated data)."""
+    if is_forest(model_path):
+        meta = load_forest(model_path)[1]
+        return meta.get("clean", {}), meta.get("reader", {})
+    card = artifacts.load_model(model_path)[1]
+    return card.clean, card.reader
+
+
+def reader_for(model_path: str | Path, fmt: str | None, options: dict, reader: dict) -> tuple[str, dict]:
+    """The format and options to read a new catalogue with: the model's ``reader`` (its training data's), so files
+    of the same survey need no options repeated, with the given ``options`` on top (key by key, and within
+    ``columns`` and other mappings entry by entry); a ``fmt`` other than the model's takes only ``options``. The
+    model's label column is left out: new files may carry none (give it in ``options`` to read labels)."""
+    fmt = fmt or reader.get("format")
+    if fmt is None:
+        raise ConfigError("format", f"{model_path} was trained on simulated data, so it names no format: give one "
+                          "(astroflow formats lists them)")
+    if fmt != reader.get("format"):
+        return fmt, options
+    remembered = formats.unlabelled(fmt, reader.get("options", {}))
+    if remembered:
+        log.info("reading %s with the model's reader options %s (given options override them)", fmt, remembered)
+    merged = {**remembered, **options}
+    for key, value in options.items():
+        if isinstance(value, dict) and isinstance(remembered.get(key), dict):
+            merged[key] = {**remembered[key], **value}
+    return fmt, merged
 
 
 def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256, uncertainty: str | None = None,
@@ -76,11 +101,12 @@ def predict_ragged(model_path: str | Path, ragged: Ragged, batch_size: int = 256
         forest, meta = load_forest(model_path)
         ragged = in_model_bands(ragged, meta["bands"])
         seen = ragged.row_size > 0
-        probs = np.full((len(ragged), len(meta["class_names"])), np.nan, dtype=np.float64)
+        learnt = forest.classes_  # a class the forest never saw has probability 0 for every object: no column
+        probs = np.full((len(ragged), len(learnt)), np.nan, dtype=np.float64)
         if seen.any():
             table = lcfeatures.extract(ragged.subset(np.flatnonzero(seen)), meta["quantity"], n_jobs=1)
-            probs[seen] = forest_proba(forest, meta, table)
-        return _table(ragged, probs, seen, meta["class_names"], "the model's bands")
+            probs[seen] = forest_proba(forest, meta, table)[:, learnt]
+        return _table(ragged, probs, seen, [meta["class_names"][c] for c in learnt], "the model's bands")
     if uncertainty:
         return predict_uncertain([model_path, *members], ragged, uncertainty, passes, batch_size)
     classifier, card = load_classifier(model_path)
@@ -183,14 +209,16 @@ def predict_store(model_path: str | Path, store_path: str | Path, out: str | Pat
                  empty=lambda: predict_ragged(model_path, LightCurveStore(store_path).load()))
 
 
-def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: str | Path,
+def predict_catalogue(model_path: str | Path, fmt: str | None, path: str | Path, out: str | Path,
                       options: dict | None = None, batch_size: int = 256, **uncertainty) -> pd.DataFrame:
-    """Read a catalogue (``fmt``: a reader of astroflow.sources.formats, with its ``options``), clean it with the
-    cleaning the model's training data had, classify it, and write the table to ``out``; returns the table.
-    Objects the cleaner dropped are listed with its reason as their note. ``uncertainty``: predict_ragged's
-    uncertainty, passes and members."""
-    options = options or {}
-    settings = cleaning(model_path)
+    """Read a catalogue (``fmt``: a reader of astroflow.sources.formats, None: the model's; with ``options`` on top
+    of the model's reader options, see reader_for), clean it with the cleaning the model's training data had,
+    classify it, and write the table to ``out`` (CSV or Parquet by its suffix) without the columns that hold nothing
+    (no labels, no notes, or no probabilities at all); returns the table. Objects the cleaner dropped are listed
+    with its reason as their note. ``uncertainty``: predict_ragged's uncertainty, passes and members."""
+    table_format(out)
+    settings, reader = training_data(model_path)
+    fmt, options = reader_for(model_path, fmt, options or {}, reader)
     units = formats.discover(fmt, path, **options)
     cat = read_units(fmt, units, options)
     cleaned, qc = clean(cat, CleanConfig(**settings))
@@ -202,5 +230,6 @@ def predict_catalogue(model_path: str | Path, fmt: str, path: str | Path, out: s
         table = pd.concat([table, extra], ignore_index=True)
     log.info("%d objects classified, %d not (see the note column)", int((table["note"] == "").sum()),
              int((table["note"] != "").sum()))
+    table = without_empty_columns(table)
     write_table(table, out)
     return table

@@ -40,6 +40,13 @@ def read(name: str, unit, /, **options) -> Catalogue:
     return get(name).read(unit, **options)
 
 
+def unlabelled(name: str, options: dict) -> dict:
+    """Reader ``options`` without those that say where labels are (the module's ``unlabelled``, where it has one):
+    a model reading new files of its training survey needs no labels, and new files may carry none."""
+    module = get(name)
+    return module.unlabelled(options) if hasattr(module, "unlabelled") else dict(options)
+
+
 def read_chunks(name: str, unit, /, rows: int, **options) -> Iterator[Catalogue]:
     """The catalogue of a unit in pieces of whole objects of about ``rows`` observations, streamed by the formats
     that can (``read_chunks`` in their module: long CSV and Parquet, PLAsTiCC); the others' units come whole."""

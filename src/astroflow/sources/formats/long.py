@@ -74,6 +74,12 @@ def read_chunks(source: str | Path, /, rows: int = 1_000_000, **options) -> Iter
         checksum = {}
 
 
+def unlabelled(options: dict) -> dict:
+    """The options without a label column (formats.unlabelled)."""
+    columns = {k: v for k, v in (options.get("columns") or {}).items() if k != "label"}
+    return {**options, "columns": columns} if "columns" in options else dict(options)
+
+
 def _plan(path: Path, options: dict) -> dict:
     """What reading ``path`` takes: checked options, the columns to read and how to turn them into a Catalogue."""
     common.check_options(options, OPTIONS, "long")
