@@ -102,6 +102,8 @@ def resolve(name: str, config: dict, results: str | Path = "results") -> Dataset
     if labels and labels.get("path"):
         labels["path"] = expand_path(labels["path"], config, f"{key}.labels.path")
     test_ids = expand_path(ds["test_ids"], config, f"{key}.test_ids") if ds.get("test_ids") else None
+    if test_ids and labels and labels.get("split_column"):
+        raise ConfigError(f"{key}.test_ids", "the test objects are named by labels.split_column already: give one")
     return DatasetSpec(name=name, kind=kind, format=fmt, root=root, options=options,
                        labels=labels, test_ids=test_ids, shards=int(ds.get("shards", 1)),
                        on_bad_file=ds.get("on_bad_file", "raise"), chunk_rows=ds.get("chunk_rows"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ import pandas as pd
 from astroflow import catalogue, provenance
 from astroflow.clean import CleanConfig, clean
 from astroflow.datasets import DatasetSpec
-from astroflow.errors import ConfigError, InputError
+from astroflow.errors import InputError
 from astroflow.logs import progress
 from astroflow.sources import formats
 
@@ -39,22 +40,50 @@ def _reader(spec: DatasetSpec) -> dict:
     return {} if spec.kind == "simulate" else {"format": spec.format, "options": spec.options}
 
 
+def shard_units(n_units: int, shards: int, shard: int) -> tuple[list[int], int, int]:
+    """What shard ``shard`` of ``shards`` reads: the indices of its units, and the part (of parts) of their objects
+    it keeps.
+
+    With at least as many units as shards, every ``shards``-th unit whole (part 0 of 1). With fewer (one big file and
+    ``shards: 8``), unit ``shard % n_units`` split by object id over the shards that read it: each of them reads the
+    whole unit and keeps its own part, so the cleaning and writing run in parallel and no object is in two shards."""
+    if shards <= n_units:
+        return list(range(shard, n_units, shards)), 0, 1
+    unit = shard % n_units
+    return [unit], shard // n_units, len(range(unit, shards, n_units))
+
+
+def part_of(cat: catalogue.Catalogue, part: int, parts: int) -> catalogue.Catalogue:
+    """The objects of ``cat`` whose id falls in ``part`` of ``parts`` (by CRC-32 of the id: the same on every run,
+    machine and Python)."""
+    if parts == 1:
+        return cat
+    ids = cat.objects["object_id"].astype(str)
+    keep = ids[[zlib.crc32(i.encode()) % parts == part for i in ids]]
+    return replace(cat, obs=cat.obs[cat.obs["object_id"].astype(str).isin(keep)].reset_index(drop=True),
+                   objects=cat.objects[ids.isin(keep)].reset_index(drop=True))
+
+
 def read_shard(spec: DatasetSpec, shard: int) -> Iterator[tuple[catalogue.Catalogue, pd.DataFrame]]:
     """The units of one shard as labelled catalogues, each with the QC rows of the files it could not read: one
     catalogue for the shard, or with ``chunk_rows`` one per piece of about that many observations. A malformed file
-    stops the run or, with on_bad_file=skip, is recorded."""
+    stops the run or, with on_bad_file=skip, is recorded (by the first shard reading it)."""
     units = formats.discover(spec.format, spec.root, **spec.options)
     if spec.shards > len(units):
-        raise ConfigError(f"datasets.{spec.name}.shards", f"{spec.shards} shards but only {len(units)} input files")
+        log.info("%d shards over %d input file(s): each file's objects are split by id over the %s shards reading "
+                 "it", spec.shards, len(units), "/".join(str(len(range(u, spec.shards, len(units))))
+                                                     for u in range(len(units))))
     extra = None
     if spec.kind == "simulate":  # the simulator's truth per object: position, period, redshift
         extra = pd.read_parquet(Path(spec.root) / "objects.parquet").drop(columns="label")
+    indices, part, parts = shard_units(len(units), spec.shards, shard)
     cats, bad, origin = [], [], {}
-    for unit in progress(units[shard::spec.shards], f"{spec.name} shard {shard}: reading"):
+    for unit in progress([units[i] for i in indices], f"{spec.name} shard {shard}: reading"):
         try:
             if spec.chunk_rows:
                 for piece in formats.read_chunks(spec.format, unit, spec.chunk_rows, **spec.options):
-                    yield _labelled(spec, one_origin(piece, unit, origin), extra), pd.DataFrame(bad)
+                    labelled = _labelled(spec, one_origin(piece, unit, origin), extra)
+                    yield part_of(labelled, part, parts), pd.DataFrame(bad)
                     bad = []
             else:
                 cats.append(one_origin(formats.read(spec.format, unit, **spec.options), unit, origin))
@@ -63,10 +92,11 @@ def read_shard(spec: DatasetSpec, shard: int) -> Iterator[tuple[catalogue.Catalo
                 raise
             log.warning("skipped %s", err)
             first = unit if isinstance(unit, str | Path) else unit[0]
-            bad.append({"object_id": Path(first).name, "kept": False, "reason": f"unreadable: {err}"})
+            if part == 0:  # recorded once, by the first of the shards sharing the file
+                bad.append({"object_id": Path(first).name, "kept": False, "reason": f"unreadable: {err}"})
     if cats or bad or not spec.chunk_rows:
         cat = catalogue.concat(cats) if cats else catalogue.Catalogue.empty()
-        yield _labelled(spec, cat, extra), pd.DataFrame(bad)
+        yield part_of(_labelled(spec, cat, extra), part, parts), pd.DataFrame(bad)
 
 
 def _labelled(spec: DatasetSpec, cat: catalogue.Catalogue, extra: pd.DataFrame | None) -> catalogue.Catalogue:
