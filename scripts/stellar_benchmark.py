@@ -5,4 +5,4 @@ from astroflow.stellar.posterior import PriorConfig
 with logged(snakemake.log[0]):
     benchmarks(snakemake.input.models, snakemake.input.tables, PriorConfig(**snakemake.params.posterior),
                snakemake.input.data, snakemake.output.predictions, snakemake.output.metrics, snakemake.output.examples,
-               threads=snakemake.threads)
+               snakemake.input.calibration, threads=snakemake.threads)

@@ -9,11 +9,12 @@ import torch
 from astroflow.cli import main
 from astroflow.errors import ConfigError, InputError
 from astroflow.stellar import model as nets
-from astroflow.stellar.evaluate import benchmarks
-from astroflow.stellar.grids import GridConfig, build, load_grid
-from astroflow.stellar.posterior import PriorConfig, StelNet, imf
+from astroflow.stellar.evaluate import benchmarks, holdback
+from astroflow.stellar.grids import CalibrationConfig, GridConfig, build, load_grid
+from astroflow.stellar.posterior import PriorConfig, StelNet, finite_percentiles, imf, mixture_quantiles
 
 GRID = GridConfig(samples=300, mass_range=[0.3, 5.0])
+CALIBRATION = CalibrationConfig(points=150)
 TRAIN = nets.TrainConfig(members=2, epochs=40, log_every=20)
 
 
@@ -21,7 +22,8 @@ TRAIN = nets.TrainConfig(members=2, epochs=40, log_every=20)
 def trained(tmp_path_factory):
     """A tiny StelNet on MIST: grid samples, tables and both branches' ensembles."""
     root = tmp_path_factory.mktemp("stelnet")
-    samples = build(GRID, root / "grid" / "samples.parquet", root / "grid" / "tables.npz")
+    samples = build(GRID, root / "grid" / "samples.parquet", root / "grid" / "tables.npz",
+                    root / "grid" / "calibration_points.parquet", CALIBRATION)
     for branch in ("pre", "post"):
         nets.train(root / "grid" / "samples.parquet", branch, 0, TRAIN, root / "models" / branch / "g0.pt")
     return root, samples
@@ -138,7 +140,7 @@ def test_posterior_is_a_mixture_not_an_average(trained):
     net = stelnet(root, draws=200)
     n_members = net.members
 
-    def two_answers(x):  # pre-MS says (6.0, 0.0), post-MS says (9.5, 0.3), at every input
+    def two_answers(x, cover):  # pre-MS says (6.0, 0.0), post-MS says (9.5, 0.3), at every input
         out = np.zeros((2, n_members, len(x), 2))
         out[0, ..., 0], out[1, ..., 0], out[1, ..., 1] = 6.0, 9.5, 0.3
         return out
@@ -206,6 +208,59 @@ def test_cli_names_a_bad_value_and_a_missing_column(trained, tmp_path, capsys):
     assert "needs a column lum or log_lum" in capsys.readouterr().err
     assert main(["stellar", str(stars), "--models", str(tmp_path), "--out", str(tmp_path / "o.csv")]) == 1
     assert "not a trained StelNet folder" in capsys.readouterr().err
+
+
+def test_calibration_points_are_held_back_tracks_of_every_grid_and_metallicity(trained):
+    root, samples = trained
+    points = pd.read_parquet(root / "grid" / "calibration_points.parquet")
+    sets = {(g, round(z, 2)) for g, z in points[["grid", "feh"]].itertuples(index=False)}
+    assert sets == {(g, z) for g in ("mist", "parsec") for z in (-0.25, 0.0, 0.25)}
+    assert not set(points["track"]) & set(samples.loc[~samples["held_back"], "track"])  # never trained on
+    assert points.groupby(["grid", "feh", "branch"]).size().max() <= CALIBRATION.points
+
+
+def test_mixture_quantiles_are_the_posteriors_with_the_model_error():
+    draws = np.array([[0.0, np.nan], [1.0, 1.0], [np.nan, np.nan]])
+    low, mid, high = mixture_quantiles(draws, np.full_like(draws, 0.1), (16, 50, 84))
+    np.testing.assert_allclose(low[:2], [-0.09945, 0.90055], atol=1e-4)  # N(draw, 0.1^2): +-0.9945 sd
+    np.testing.assert_allclose(mid[:2], [0.0, 1.0], atol=1e-4)
+    assert np.isnan([low[2], mid[2], high[2]]).all()
+    rng = np.random.default_rng(0)
+    values = np.where(rng.random((50, 30)) < 0.2, np.nan, rng.normal(size=(50, 30)))
+    values[3] = np.nan
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanpercentile(values, (16, 50, 84), axis=1)
+    np.testing.assert_allclose(finite_percentiles(values, (16, 50, 84)), expected, equal_nan=True)
+
+
+def test_intervals_carry_the_model_error_measured_on_held_back_tracks(trained, tmp_path, capsys):
+    """The evaluation fits the model error on held-back tracks and scores cross-fitted intervals; a calibrated
+    interval is wider than the ensemble's, its median the same; `astroflow stellar` uses the calibration."""
+    root, _ = trained
+    grid, models = root / "grid", sorted((root / "models").glob("*/g*.pt"))
+    metrics = holdback(models, grid / "tables.npz", PriorConfig(draws=5), grid / "samples.parquet",
+                       grid / "calibration_points.parquet", tmp_path / "held.parquet", tmp_path / "metrics.json",
+                       tmp_path / "calibration.parquet")
+    errors = pd.read_parquet(tmp_path / "calibration.parquet")
+    assert {"error_log_age", "error_log_mass"} <= set(errors) and (errors[["error_log_age", "error_log_mass"]] >= 0).all().all()
+    for branch in ("pre", "post"):
+        calibrated, plain = (metrics[branch][k]["log_mass"]["coverage_16_84"] for k in ("mixture", "ensemble_only"))
+        assert calibrated > plain
+        assert metrics[branch]["model_error_median"]["log_mass"] > 0
+    x = np.array([[3.76, 0.0], [3.6, -0.8]])
+    plain = stelnet(root, draws=20).posterior(x, np.zeros_like(x))
+    calibrated = StelNet(models, grid / "tables.npz", PriorConfig(draws=20), tmp_path / "calibration.parquet")
+    wide = calibrated.posterior(x, np.zeros_like(x))
+    np.testing.assert_allclose(wide["log_mass_p50"], plain["log_mass_p50"])
+    assert (wide["log_mass_p84"] - wide["log_mass_p16"] > plain["log_mass_p84"] - plain["log_mass_p16"]).all()
+    assert (wide["log_mass_p16"] <= wide["log_mass_p50"]).all() and (wide["log_mass_p50"] <= wide["log_mass_p84"]).all()
+    (root / "evaluate").mkdir(exist_ok=True)
+    (tmp_path / "calibration.parquet").rename(root / "evaluate" / "calibration.parquet")
+    pd.DataFrame({"log_teff": x[:, 0], "log_lum": x[:, 1]}).to_csv(tmp_path / "stars.csv", index=False)
+    assert main(["stellar", str(tmp_path / "stars.csv"), "--models", str(root), "--out", str(tmp_path / "o.csv"),
+                 "--draws", "20"]) == 0
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "o.csv")["log_mass_p16"], wide["log_mass_p16"])
+    (root / "evaluate" / "calibration.parquet").unlink()
 
 
 @pytest.mark.realdata

@@ -1,6 +1,7 @@
 # StelNet stellar masses and ages (astroflow.stellar), a branch beside the light curves:
 # grid (training samples, HR-diagram domains, time in each phase) -> train (per branch and member group) ->
-# evaluate (held-back tracks) and benchmark (stars with independent masses and ages, when the folder is there).
+# evaluate (held-back tracks; the model error calibrated on them) and benchmark (stars with independent masses and
+# ages, when the folder is there).
 # Members of an ensemble are trained vectorised in one job per group; stellar.train.groups = members gives one job
 # per member (a cluster trains them in parallel). A member is the same network whatever its group.
 from astroflow.datasets import canonical, expand_path
@@ -39,8 +40,10 @@ rule stellar_grid:
     output:
         samples=f"{STELLAR}/grid/samples.parquet",
         tables=f"{STELLAR}/grid/tables.npz",
+        calibration=f"{STELLAR}/grid/calibration_points.parquet",
     params:
         grid=canonical(STELLAR_CONFIG["grid"]),
+        calibration=canonical(STELLAR_CONFIG["calibration"]),
     log:
         f"{STELLAR_LOGS}/grid.log",
     benchmark:
@@ -81,9 +84,11 @@ rule stellar_evaluate:
         models=STELLAR_MODELS,
         tables=f"{STELLAR}/grid/tables.npz",
         samples=f"{STELLAR}/grid/samples.parquet",
+        calibration_points=f"{STELLAR}/grid/calibration_points.parquet",
     output:
         predictions=f"{STELLAR}/evaluate/holdback.parquet",
         metrics=f"{STELLAR}/evaluate/metrics.json",
+        calibration=f"{STELLAR}/evaluate/calibration.parquet",
     params:
         posterior=canonical(STELLAR_CONFIG["posterior"]),
     log:
@@ -104,6 +109,7 @@ rule stellar_benchmark:
     input:
         models=STELLAR_MODELS,
         tables=f"{STELLAR}/grid/tables.npz",
+        calibration=f"{STELLAR}/evaluate/calibration.parquet",
         data=str(STELLAR_BENCHMARKS or "missing-stellar-benchmarks"),
     output:
         predictions=directory(f"{STELLAR}/benchmarks/tables"),

@@ -13,8 +13,8 @@ import torch
 
 from astroflow.errors import InputError
 from astroflow.logs import log
-from astroflow.stellar.grids import BRANCHES, read_samples
-from astroflow.stellar.posterior import PriorConfig, StelNet
+from astroflow.stellar.grids import BRANCHES, OUTPUTS, read_samples
+from astroflow.stellar.posterior import Calibration, PriorConfig, StelNet
 from astroflow.stellar.stars import estimate, read_table, write_table
 
 LN10 = np.log(10)
@@ -72,25 +72,42 @@ def branch_scores(pred: pd.DataFrame, branch: str, true_log_age, true_log_mass) 
 
 
 def holdback(model_paths: list[str], tables_path: str | Path, prior: PriorConfig, samples_path: str | Path,
-             predictions_path: str | Path, metrics_path: str | Path, threads: int = 1) -> dict:
-    """The stellar_evaluate job: every held-back track point through its own branch's ensemble and through the
-    mixture (no input errors), scored against the grid's age and mass."""
+             calibration_points_path: str | Path, predictions_path: str | Path, metrics_path: str | Path,
+             calibration_path: str | Path, threads: int = 1) -> dict:
+    """The stellar_evaluate job: the calibration table (the model errors on the held-back tracks of every calibration
+    set, StelNet.model_errors), and every held-back track point of the training grid through its own branch's
+    ensemble and through the calibrated mixture (no input errors), scored against the grid's age and mass. Scores
+    are cross-fitted: alternate held-back tracks calibrate the others, so no point's own track sets its interval."""
     torch.set_num_threads(threads)
     net = StelNet(model_paths, tables_path, prior)
+    errors = net.model_errors(pd.read_parquet(calibration_points_path))
+    write_table(errors, calibration_path)
     metrics = {}
     parts = []
     for branch in BRANCHES:
         held = read_samples(samples_path, branch)
         held = held[held["held_back"]].reset_index(drop=True)
         x = held[net.inputs].to_numpy(np.float64)
-        pred = net.posterior(x, np.zeros_like(x))
+        tracks = np.unique(np.concatenate([errors["track"], held["track"]]))
+        fold = np.searchsorted(tracks, held["track"]) % 2
+        net.calibration = None
+        plain = net.posterior(x, np.zeros_like(x))  # the ensemble's spread alone, for comparison
+        pred, sd = pd.DataFrame(), np.zeros((len(held), 2))
+        for f in (0, 1):
+            net.calibration = Calibration(errors[np.searchsorted(tracks, errors["track"]) % 2 != f], net.nets)
+            part = net.posterior(x[fold == f], np.zeros_like(x[fold == f]))
+            pred = pd.concat([pred, part.set_index(np.flatnonzero(fold == f))])
+            sd[fold == f] = net.calibration.sd(x[fold == f])[BRANCHES.index(branch)]
+        pred = pred.sort_index()
         pred.insert(0, "true_log_age", held["log_age"].to_numpy())
         pred.insert(0, "true_log_mass", held["log_mass"].to_numpy())
         pred.insert(0, "track", held["track"].to_numpy())
         pred.insert(0, "branch", branch)
         metrics[branch] = {"mixture": scores(pred, held["log_age"], held["log_mass"]),
+                           "ensemble_only": scores(plain, held["log_age"], held["log_mass"]),
                            "own_branch": branch_scores(pred, branch, held["log_age"], held["log_mass"]),
                            "tracks": int(held["track"].nunique()), "points": len(held),
+                           "model_error_median": dict(zip(OUTPUTS, np.median(sd, axis=0).tolist())),
                            "mean_p_pre": float(np.nanmean(pred["p_pre"]))}
         log.info("held-back %s-MS tracks: %s", branch, metrics[branch])
         parts.append(pred)
@@ -117,12 +134,13 @@ def benchmark_table(root: str | Path, name: str) -> tuple[pd.DataFrame, str]:
 
 
 def benchmarks(model_paths: list[str], tables_path: str | Path, prior: PriorConfig, root: str | Path,
-               out_dir: str | Path, metrics_path: str | Path, examples_path: str | Path, n_examples: int = 3,
-               threads: int = 1) -> dict:
-    """The stellar_benchmark job: each benchmark table through the mixture posterior with its stars' errors;
-    predictions per table, scores, and the posterior draws of a few stars per table (report data)."""
+               out_dir: str | Path, metrics_path: str | Path, examples_path: str | Path,
+               calibration_path: str | Path | None = None, n_examples: int = 3, threads: int = 1) -> dict:
+    """The stellar_benchmark job: each benchmark table through the mixture posterior with its stars' errors and the
+    calibrated model error (the stellar_evaluate job's table; none: the ensemble's spread alone); predictions per
+    table, scores, and the posterior draws of a few stars per table (report data)."""
     torch.set_num_threads(threads)
-    net = StelNet(model_paths, tables_path, prior)
+    net = StelNet(model_paths, tables_path, prior, calibration_path)
     metrics, examples = {}, []
     for name in BENCHMARKS:
         stars, branch = benchmark_table(root, name)
@@ -149,7 +167,10 @@ def _examples(net: StelNet, stars: pd.DataFrame, name: str, n: int) -> pd.DataFr
     pick = stars[np.isfinite(stars["true_log_mass"])].head(n)
     x, sigma, note = model_inputs(pick, net.inputs, name)
     keep = note == ""
-    draws = net.sample(x[keep], sigma[keep], np.random.default_rng(net.prior.seed))
+    rng = np.random.default_rng(net.prior.seed)
+    draws = net.sample(x[keep], sigma[keep], rng)
+    for output in OUTPUTS:  # each draw with its model error, as the summaries have it
+        draws[output] = draws[output] + draws[f"{output}_sd"] * rng.standard_normal(draws[output].shape)
     rows = []
     for i, (_, star) in enumerate(pick[keep].iterrows()):
         rows.append(pd.DataFrame({"table": name, "star": int(star.name), "log_mass": draws["log_mass"][i],

@@ -49,6 +49,27 @@ class GridConfig:
         return INPUTS + ("feh",) if len(self.feh) > 1 else INPUTS
 
 
+@dataclass
+class CalibrationConfig:
+    """The grid tracks the posterior's model error is measured on (schema section stellar.calibration): the
+    held-back tracks of each grid listed (the trained one always), at the trained metallicities and, when [Fe/H] is
+    not an input, at each offset from them too."""
+
+    grids: list[str] = field(default_factory=lambda: ["mist", "parsec"])  # other grids: model physics unknown
+    feh_offsets: list[float] = field(default_factory=lambda: [-0.25, 0.25])  # the star's [Fe/H] unknown
+    points: int = 1000  # per grid, [Fe/H] and branch
+
+    def __post_init__(self):
+        unknown = [g for g in self.grids if g not in GRIDS]
+        if unknown:
+            raise ConfigError("stellar.calibration.grids", f"{unknown} not among {sorted(GRIDS)}")
+
+    def sets(self, cfg: GridConfig) -> list[tuple[str, float]]:
+        """(grid, [Fe/H]) of every set of calibration tracks."""
+        fehs = cfg.feh if len(cfg.feh) > 1 else [cfg.feh[0] + d for d in (0.0, *self.feh_offsets)]
+        return [(g, float(z)) for g in dict.fromkeys([cfg.name, *self.grids]) for z in sorted(set(fehs))]
+
+
 def grid_file(name: str) -> Path:
     from lachesis_grids import grid_path
 
@@ -170,8 +191,35 @@ def durations(points: pd.DataFrame, fehs: list[float], n_mass: int = 200) -> dic
     return {"duration": table, "duration_log_mass": log_mass}
 
 
-def build(cfg: GridConfig, samples_path: str | Path, tables_path: str | Path) -> pd.DataFrame:
-    """The stellar_grid job: training samples (parquet) and the posterior's tables (npz: domain and durations)."""
+def calibration_points(cfg: GridConfig, calibration: CalibrationConfig, trained: pd.DataFrame) -> pd.DataFrame:
+    """Points of the held-back tracks (mass bands never trained on) of every calibration set, up to ``points`` per set
+    and branch spread evenly over mass and age: grid, inputs, true log age and log mass, branch and track. The
+    trained grid's metallicities come from its ``trained`` points (select); a metallicity a grid lacks is left out
+    (logged)."""
+    from astroflow.logs import log
+
+    rng = np.random.default_rng([cfg.seed, 1])
+    parts = []
+    for name, feh in calibration.sets(cfg):
+        if name == cfg.name and np.isclose(cfg.feh, feh).any():
+            points = trained[np.isclose(trained["feh"], feh)]
+        else:
+            try:
+                points = select(load_grid(name, [feh]), cfg)
+            except ConfigError as err:
+                log.info("calibration: %s", err)
+                continue
+        for b in BRANCHES:
+            part = even_sample(points[(points["branch"] == b) & points["held_back"]], calibration.points, rng)
+            parts.append(part.assign(grid=name))
+    columns = [*INPUTS, "feh", *OUTPUTS, "branch", "track", "grid"]
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def build(cfg: GridConfig, samples_path: str | Path, tables_path: str | Path, calibration_path: str | Path | None = None,
+          calibration: CalibrationConfig | None = None) -> pd.DataFrame:
+    """The stellar_grid job: training samples (parquet), the posterior's tables (npz: domain and durations) and,
+    with ``calibration_path``, the calibration sets' held-back track points (parquet)."""
     from astroflow.logs import log
 
     grid = load_grid(cfg.name, cfg.feh)
@@ -186,6 +234,11 @@ def build(cfg: GridConfig, samples_path: str | Path, tables_path: str | Path) ->
     samples.to_parquet(samples_path, index=False)
     tables = {**domain(points, cfg.feh), **durations(points, cfg.feh)}
     np.savez(tables_path, **tables)
+    if calibration_path is not None:
+        held = calibration_points(cfg, calibration or CalibrationConfig(), points)
+        held.to_parquet(calibration_path, index=False)
+        log.info("calibration: %d held-back track points of %s", len(held),
+                 held.groupby(["grid", "feh"]).size().to_dict())
     return samples
 
 

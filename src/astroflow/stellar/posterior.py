@@ -7,6 +7,10 @@ IMF(mass) x years a star of that mass spends in the branch. The draws are a samp
 between the branches gets a two-peaked posterior, never the (meaningless) weighted average of the two answers.
 A branch that does not cover the drawn input (outside its HR-diagram domain) gets weight zero; a star whose measured
 point is outside both domains is flagged and given no values rather than extrapolated.
+
+A few ensemble members agree more closely than their answers are right, and the grid itself is one model of stars
+among several. So each draw also carries a calibrated model error: N(0, sd^2) around the network's answer, with sd
+measured on tracks the networks never saw (Calibration), and the summaries are quantiles of that mixture of normals.
 """
 from __future__ import annotations
 
@@ -19,9 +23,12 @@ import pandas as pd
 
 from astroflow.errors import InputError
 from astroflow.stellar import model as nets
-from astroflow.stellar.grids import BRANCHES
+from astroflow.stellar.grids import BRANCHES, OUTPUTS
 
 QUANTILES = (16, 50, 84)
+ERRORS = [f"error_{o}" for o in OUTPUTS]  # columns of a calibration table
+NEIGHBOURS = 100  # calibration points a model error is measured over (its 68th percentile: +-5 points in 100)
+LEVEL = 0.68  # the share of errors within one sd of a normal
 
 
 @dataclass
@@ -63,10 +70,46 @@ def imf(mass: np.ndarray, slopes: list[float], breaks: list[float], mass_range: 
     return np.where(inside, np.asarray(coef)[k] * mass ** -np.asarray(slopes)[k] / total, 0.0)
 
 
-class StelNet:
-    """The two branches' ensembles with the posterior's tables (HR-diagram domains, time in each branch)."""
+class Calibration:
+    """Each branch's model error at any input, per output: the 68th percentile of the errors (model_errors) of the
+    NEIGHBOURS calibration points nearest to it in the network's min-max scaled inputs, so an interval is as wide
+    where the grid's tracks are hard to tell apart (near the ZAMS, in age) as it is narrow where they are not."""
 
-    def __init__(self, model_paths: list[str | Path], tables_path: str | Path, prior: PriorConfig | None = None):
+    def __init__(self, errors: pd.DataFrame, nets_by_branch: dict):
+        self.parts = {}
+        for b in BRANCHES:
+            card = nets_by_branch[b][1]
+            part = errors[errors["branch"] == b]
+            if part.empty:
+                raise InputError("calibration", f"no calibration points of the {b} branch")
+            self.parts[b] = (self._scaled(part[card.inputs].to_numpy(np.float64), card),
+                             part[ERRORS].to_numpy(np.float64), card)
+
+    @staticmethod
+    def _scaled(x: np.ndarray, card) -> np.ndarray:
+        return nets.scale(np.nan_to_num(x), np.asarray(card.x_min), np.asarray(card.x_max)).astype(np.float32)
+
+    def sd(self, x: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """[branches, points, outputs]: the model error at inputs ``x`` [points, inputs] (nearest points found by
+        brute force, a few thousand per branch: cheaper than importing a k-d tree into every job)."""
+        out = np.zeros((len(BRANCHES), len(x), len(OUTPUTS)))
+        for i, b in enumerate(BRANCHES):
+            points, errors, card = self.parts[b]
+            k = min(NEIGHBOURS, len(errors))
+            scaled = self._scaled(x, card)
+            for start in range(0, len(x), chunk):
+                distance = ((scaled[start:start + chunk, None, :] - points[None]) ** 2).sum(axis=2)
+                near = np.argpartition(distance, k - 1, axis=1)[:, :k]
+                out[i, start:start + chunk] = np.quantile(errors[near], LEVEL, axis=1)
+        return out
+
+
+class StelNet:
+    """The two branches' ensembles with the posterior's tables (HR-diagram domains, time in each branch), and the
+    calibrated model error when a calibration table (model_errors) is given."""
+
+    def __init__(self, model_paths: list[str | Path], tables_path: str | Path, prior: PriorConfig | None = None,
+                 calibration: str | Path | pd.DataFrame | None = None):
         parts: dict[str, list] = {b: [] for b in BRANCHES}
         for path in model_paths:
             net, card = nets.load(path)
@@ -84,6 +127,24 @@ class StelNet:
         self.prior = prior or PriorConfig()
         log_mass = self.tables["duration_log_mass"]
         self.mass_range = (10 ** log_mass[0], 10 ** log_mass[-1])
+        if isinstance(calibration, str | Path):
+            calibration = pd.read_parquet(calibration)
+        self.calibration = None if calibration is None else Calibration(calibration, self.nets)
+
+    def model_errors(self, points: pd.DataFrame) -> pd.DataFrame:
+        """Calibration table: the held-back track points (grids.calibration_points) inside their branch's domain,
+        with the error of the branch's ensemble answer beyond its own spread, sqrt(max(r^2 - s^2, 0)) per output (r:
+        truth minus the members' mean, s: their standard deviation), so that spread and model error make one sd."""
+        parts = []
+        for i, b in enumerate(BRANCHES):
+            net, card = self.nets[b]
+            part = points[points["branch"] == b]
+            part = part[self.in_domain(part[self.inputs].to_numpy(np.float64))[i]]
+            pred = nets.predict(net, card, part[card.inputs].to_numpy(np.float64))
+            r = part[list(OUTPUTS)].to_numpy(np.float64) - pred.mean(axis=0)
+            error = np.sqrt(np.maximum(r ** 2 - pred.var(axis=0), 0.0))
+            parts.append(part.assign(**{name: error[:, j] for j, name in enumerate(ERRORS)}))
+        return pd.concat(parts, ignore_index=True)
 
     @property
     def members(self) -> int:
@@ -114,22 +175,30 @@ class StelNet:
         p = self.prior
         return imf(10 ** log_mass, p.imf_slopes, p.imf_breaks, self.mass_range) * years
 
-    def branch_predictions(self, x: np.ndarray) -> np.ndarray:
-        """[branches, members, points, (log_age, log_mass)]."""
-        return np.stack([nets.predict(net, card, x) for net, card in (self.nets[b] for b in BRANCHES)])
+    def branch_predictions(self, x: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        """[branches, members, points, (log_age, log_mass)]: each branch's answers where it covers the input
+        (``cover`` [branches, points]; NaN elsewhere, where its answer is never used)."""
+        out = np.full((len(BRANCHES), self.members, len(x), len(OUTPUTS)), np.nan)
+        for i, b in enumerate(BRANCHES):
+            if cover[i].any():
+                out[i][:, cover[i]] = nets.predict(*self.nets[b], x[cover[i]])
+        return out
 
     def sample(self, x: np.ndarray, sigma: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Posterior draws of stars ``x`` [stars, inputs] with errors ``sigma`` (same shape, in the same log units):
-        log_age and log_mass [stars, members * draws] (NaN where no branch covers the drawn input), the branch each
-        draw took (0 pre, 1 post) and the probability of the pre-MS branch per draw."""
+        log_age and log_mass [stars, members * draws] (the networks' answers, NaN where no branch covers the drawn
+        input), the model error (sd) of each draw's answer (log_age_sd, log_mass_sd: the calibration's for its branch
+        at the star, 0 without one), the branch each draw took (0 pre, 1 post) and the probability of the pre-MS
+        branch per draw."""
         n, d = len(x), self.prior.draws
         drawn = x[:, None, :] + sigma[:, None, :] * rng.standard_normal((n, d, x.shape[1]))
         drawn[:, 0] = x  # the first draw is the measured point itself
         flat = drawn.reshape(n * d, -1)
-        pred = self.branch_predictions(flat)  # [2, M, n*d, 2]
         cover = self.in_domain(flat)  # [2, n*d]
+        pred = self.branch_predictions(flat, cover)  # [2, M, n*d, 2]
         feh_index = self._feh_index(flat[:, 2]) if flat.shape[1] > 2 else np.zeros(len(flat), dtype=int)
-        w = np.stack([self.weight(b, pred[b, :, :, 1], feh_index) * cover[b] for b in range(len(BRANCHES))])
+        w = np.stack([np.where(cover[b], self.weight(b, np.nan_to_num(pred[b, :, :, 1]), feh_index), 0.0)
+                      for b in range(len(BRANCHES))])
         total = w.sum(axis=0)  # [M, n*d]
         valid = total > 0
         p_pre = np.where(valid, w[0] / np.where(valid, total, 1), np.nan)
@@ -140,14 +209,17 @@ class StelNet:
         def per_star(a):  # [M, n*d] -> [n, M*d]
             return a.reshape(a.shape[0], n, d).transpose(1, 0, 2).reshape(n, -1)
 
-        return {"log_age": per_star(chosen[..., 0]), "log_mass": per_star(chosen[..., 1]),
+        post = per_star(take_post)
+        sd = self.calibration.sd(x) if self.calibration is not None else np.zeros((len(BRANCHES), n, len(OUTPUTS)))
+        errors = {f"{o}_sd": np.where(post, sd[1, :, i, None], sd[0, :, i, None]) for i, o in enumerate(OUTPUTS)}
+        return {"log_age": per_star(chosen[..., 0]), "log_mass": per_star(chosen[..., 1]), **errors,
                 "branch": per_star(np.where(valid, take_post.astype(float), np.nan)), "p_pre": per_star(p_pre),
                 "pred": pred, "cover": cover}
 
     def posterior(self, x: np.ndarray, sigma: np.ndarray, seed: int | None = None,
                   chunk: int = 500) -> pd.DataFrame:
-        """Summaries per star: median and 16th/84th percentiles of log mass and log age, mass (Msun) and age (yr)
-        medians, the probability of being pre-main-sequence, each branch's ensemble median, and a flag for stars
+        """Summaries per star: median (of the networks' answers) and 16th/84th percentiles (of the posterior with the
+        model error) of log mass and log age, mass (Msun) and age (yr) medians, the probability of being pre-main-sequence, each branch's ensemble median, and a flag for stars
         outside the grid (their values left empty)."""
         rng = np.random.default_rng(self.prior.seed if seed is None else seed)
         rows = []
@@ -156,8 +228,11 @@ class StelNet:
             s = self.sample(xs, ss, rng)
             out = {}
             for name in ("log_mass", "log_age"):
-                for level, values in zip(QUANTILES, _finite_rows(s[name], np.nanpercentile, QUANTILES)):
+                for level, values in zip(QUANTILES, finite_percentiles(s[name], QUANTILES)):
                     out[f"{name}_p{level}"] = values
+                if self.calibration is not None:  # the interval with the model error; the median stays the networks'
+                    interval = mixture_quantiles(s[name], s[f"{name}_sd"], (QUANTILES[0], QUANTILES[-1]))
+                    out[f"{name}_p{QUANTILES[0]}"], out[f"{name}_p{QUANTILES[-1]}"] = interval
             out["p_pre"] = _finite_rows(s["p_pre"], np.nanmean)
             out["in_grid_fraction"] = np.isfinite(s["log_mass"]).mean(axis=1)
             d = self.prior.draws
@@ -178,6 +253,48 @@ class StelNet:
         table["age"] = 10 ** table["log_age_p50"]
         return table
 
+
+
+def mixture_quantiles(draws: np.ndarray, sd: np.ndarray, percents, steps: int = 16) -> np.ndarray:
+    """[percents, rows]: percentiles of each row's mixture of normals N(draw, sd^2) over its finite draws (NaN for a
+    row with none), by bisection on the mixture's CDF to 2^-steps of its bracket (about 1e-4 dex): the calibrated
+    posterior's interval without Monte Carlo noise."""
+    import torch
+
+    def ndtr(z):  # the standard normal CDF (torch's: scipy.special would add its import to every job)
+        return torch.special.ndtr(torch.from_numpy(z)).numpy()
+
+    ok = np.isfinite(draws)
+    count = ok.sum(axis=1)
+    centre = np.where(ok, draws, 0.0)
+    width = np.where(ok, np.maximum(sd, 1e-12), 1.0)
+    pad = 8 * np.max(np.where(ok, sd, 0.0), axis=1, initial=0.0) + 1e-9
+    low = np.nanmin(np.where(ok, draws, np.inf), axis=1) - pad
+    high = np.nanmax(np.where(ok, draws, -np.inf), axis=1) + pad
+    out = np.full((len(percents), len(draws)), np.nan)
+    rows = count > 0
+    for i, q in enumerate(np.asarray(percents, dtype=np.float64) / 100):
+        a, b = low[rows], high[rows]
+        for _ in range(steps):
+            mid = (a + b) / 2
+            cdf = (ndtr((mid[:, None] - centre[rows]) / width[rows]) * ok[rows]).sum(axis=1) / count[rows]
+            a, b = np.where(cdf < q, mid, a), np.where(cdf < q, b, mid)
+        out[i, rows] = (a + b) / 2
+    return out
+
+
+def finite_percentiles(values: np.ndarray, percents) -> np.ndarray:
+    """[percents, rows]: percentiles of each row's finite values, interpolated linearly as numpy's (NaN for a row with
+    none); one sort of all rows rather than numpy's row-by-row NaN handling, which took a third of the posterior."""
+    ordered = np.sort(np.where(np.isfinite(values), values, np.nan), axis=1)  # NaN last
+    count = np.isfinite(values).sum(axis=1)
+    position = np.maximum(count - 1, 0)[None, :] * (np.asarray(percents, dtype=np.float64)[:, None] / 100)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, np.maximum(count - 1, 0)[None, :])
+    rows = np.arange(len(values))[None, :]
+    low, high = ordered[rows, below], ordered[rows, above]
+    out = low + (high - low) * (position - below)
+    return np.where(count[None, :] > 0, out, np.nan)
 
 
 def _finite_rows(values: np.ndarray, stat, *args) -> np.ndarray:

@@ -26,9 +26,23 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(path, "does not exist")
     try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep=None, engine="python")
-    except (ValueError, OSError, pd.errors.ParserError) as error:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep=_delimiter(path))
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise InputError(path, f"cannot be read as a table ({error})") from error
+
+
+def _delimiter(path: Path) -> str:
+    """The delimiter of a text table, told from its header line (comma when it has one column), so pandas' fast
+    reader reads it: its sniffing reader took most of a benchmark job's reading."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline()
+    try:
+        delimiter = csv.Sniffer().sniff(header, delimiters=",;\t |").delimiter
+    except csv.Error:
+        return ","
+    return r"\s+" if delimiter == " " else delimiter
 
 
 def _numeric(table: pd.DataFrame, column: str, source: str | Path) -> np.ndarray:
@@ -104,10 +118,14 @@ def estimate_file(table_path: str | Path, models_dir: str | Path, out: str | Pat
 
     root = Path(models_dir)
     models, tables = sorted((root / "models").glob("*/g*.pt")), root / "grid" / "tables.npz"
+    calibration = root / "evaluate" / "calibration.parquet"
     if not models or not tables.exists():
         raise InputError(root, "is not a trained StelNet folder (models/<branch>/g<group>.pt and grid/tables.npz; "
                          "run the workflow's stellar rules first)")
-    net = StelNet(models, tables, PriorConfig(draws=draws, seed=seed))
+    if not calibration.exists():
+        log.warning("%s is missing (the stellar_evaluate rule makes it): intervals are the ensemble's spread and the "
+                    "input errors alone, too narrow", calibration)
+    net = StelNet(models, tables, PriorConfig(draws=draws, seed=seed), calibration if calibration.exists() else None)
     result = estimate(net, read_table(table_path), table_path, columns)
     write_table(result, out)
     return result
