@@ -123,6 +123,8 @@ def test_uncertainty_scores_every_test_object_by_every_method(ci_run):
             2 if method == "ensemble" else 3)
         assert 0 <= metrics["calibrated"]["ece"] <= 1 and metrics["temperature"] > 0
         assert set(pd.read_csv(run / method / "coverage.csv")["score"]) == {"smp", "pv", "bald", "entropy"}
+    logs = list((ci_run / "results" / "logs" / "ci" / "uncertainty").rglob("*.log"))
+    assert logs and not any("no table is given" in log.read_text() for log in logs)  # features read, not extracted
     assert (results / "pretrain" / "astromer-tiny-hsa" / "s0" / "model.pt").is_file()  # HSA from pretraining on
     assert (results / "finetune" / "astromer-tiny" / "pretrained" / "n4" / "f0" / "s1" / "model.pt").is_file()
     for figure in ("reliability", "risk_coverage", "scores"):

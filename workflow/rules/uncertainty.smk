@@ -7,6 +7,7 @@ rule uncertainty:
         train_split=lambda w: f"{uncertainty_members(w)[0]}/split.parquet",
         store=STORE,
         split=SPLIT,
+        features=features_input,
     output:
         objects=f"{RESULTS}/{{dataset}}/uncertainty/{UNCERTAIN}/objects.parquet",
         metrics=f"{RESULTS}/{{dataset}}/uncertainty/{UNCERTAIN}/metrics.json",
@@ -73,6 +74,7 @@ use rule uncertainty as uncertainty_held_out with:
         train_split=lambda w: f"{uncertainty_members(w, HELD_OUT)[0]}/split.parquet",
         store=STORE,
         split=SPLIT,
+        features=features_input,
     output:
         objects=f"{HELD_OUT}/{UNCERTAIN}/objects.parquet",
         metrics=f"{HELD_OUT}/{UNCERTAIN}/metrics.json",

@@ -21,6 +21,7 @@ from astroflow.train.data import sample_bands
 from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import RUN_KEYS, classification_metrics, predictions_table
 from astroflow.train.split import recode, scored_objects
+from astroflow.train.tabular import feature_table
 from astroflow.train.trainer import model_device, use_threads
 from astroflow.uncertainty.evaluation import assess
 from astroflow.uncertainty.sampling import method_samples
@@ -69,13 +70,14 @@ def validation_objects(store: LightCurveStore, train_split_path: str | Path) -> 
 def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Path, split_path: str | Path,
                 train_split_path: str | Path, out_objects: str | Path, out_metrics: str | Path,
                 out_reliability: str | Path, out_coverage: str | Path, settings: UncertaintySettings,
-                threads: int | None = None) -> dict:
+                threads: int | None = None, features_path: str | Path | None = None) -> dict:
     """Score every labelled test object by ``method`` (astroflow.uncertainty.METHODS; ``ensemble`` joins the models of
     ``model_paths``, the other methods take one) and write: the per-object table (mean probabilities, prediction,
     every score), metrics.json, reliability bins and risk-coverage points (CSV, the report's figure data).
     Temperature scaling is fitted on the fine-tuning run's validation objects. A model trained with classes held out
     (its card lists fewer classes than the store) is scored on every test object: those of the held-out classes are
-    out-of-distribution (each score's AUROC at finding them), the rest of the metrics are of the others. Returns the
+    out-of-distribution (each score's AUROC at finding them), the rest of the metrics are of the others. A model that
+    reads light-curve features reads them from ``features_path`` (the workflow's table) when given. Returns the
     metrics."""
     use_threads(threads)
     models, card = members_of(model_paths)
@@ -85,9 +87,10 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     validation = validation_objects(store, train_split_path)
     ragged = sample_bands(store.load(), card.band_sampling, card.sync_tolerance, card.band)
     device = model_device(models[0])
+    table = feature_table(card, features_path, store)
 
     def draw(index: np.ndarray) -> np.ndarray:
-        return method_samples(method, models, model_inputs(ragged, index, card), settings.passes,
+        return method_samples(method, models, model_inputs(ragged, index, card, table=table), settings.passes,
                               settings.batch_size, settings.max_rows, device)
 
     torch.manual_seed(settings.seed)
