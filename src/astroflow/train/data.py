@@ -64,7 +64,8 @@ def synchronous_epochs(ragged: Ragged, tolerance: float) -> Ragged:
     n_bands = max(len(ragged.bands), 1)
     obj = ragged.owner
     span = float(np.ptp(ragged.time)) if len(ragged.time) else 0.0
-    # One sorted axis for all objects: each object's times shifted so no two objects come within the tolerance.
+    # One sorted axis for all objects, to find neighbours: each object's times shifted so no two objects come within
+    # the tolerance. Gaps are measured on the times themselves (the shifted ones round).
     key = ragged.time - (ragged.time.min() if len(ragged.time) else 0.0) + obj * (span + 2 * tolerance + 1)
     ref = np.flatnonzero(ragged.band == 0)
     matched = np.ones(len(ref), dtype=bool)
@@ -77,7 +78,8 @@ def synchronous_epochs(ragged: Ragged, tolerance: float) -> Ragged:
             continue
         pos = np.searchsorted(key[members], key[ref])
         left, right = members[np.clip(pos - 1, 0, len(members) - 1)], members[np.clip(pos, 0, len(members) - 1)]
-        gap_left, gap_right = np.abs(key[ref] - key[left]), np.abs(key[right] - key[ref])
+        gap_left, gap_right = (np.where(obj[side] == obj[ref], np.abs(ragged.time[side] - ragged.time[ref]), np.inf)
+                               for side in (left, right))
         matched &= np.minimum(gap_left, gap_right) <= tolerance
         picks.append(np.where(gap_left <= gap_right, left, right))
     points = np.stack([p[matched] for p in picks], axis=1).ravel()
