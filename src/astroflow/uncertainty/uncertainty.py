@@ -87,10 +87,10 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     validation = validation_objects(store, train_split_path)
     ragged = sample_bands(store.load(), card.band_sampling, card.sync_tolerance, card.band)
     device = model_device(models[0])
-    table = feature_table(card, features_path, store)
+    features = feature_table(card, features_path, store)
 
     def draw(index: np.ndarray) -> np.ndarray:
-        return method_samples(method, models, model_inputs(ragged, index, card, table=table), settings.passes,
+        return method_samples(method, models, model_inputs(ragged, index, card, table=features), settings.passes,
                               settings.batch_size, settings.max_rows, device)
 
     torch.manual_seed(settings.seed)
