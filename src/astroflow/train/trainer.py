@@ -155,7 +155,7 @@ class Run:
     params: list[nn.Parameter]
     state: dict  # step, best validation value, validations without improvement, best weights, stopped, seconds
     writer: MetricsWriter | None
-    started: float = field(default_factory=time.monotonic)  # the clock at step 0, as if the run had never stopped
+    started: float  # the monotonic clock at step 0, as if the run had never stopped (resumes count their earlier part)
     recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))  # the last steps' training losses
     validated: str = ""  # the last validation's monitored value, for progress lines
 
