@@ -240,7 +240,8 @@ def report_targets(dataset):
         targets.append(f"{report}/finetune_loss.png")
     if pretrained_encoders():
         encoder, seed = pretrained_encoders()[0], t["seeds"][0]
-        targets += [f"{report}/pretrain_loss.png", f"{report}/embeddings_{encoder}_s{seed}.png"]
+        targets += [f"{report}/pretrain_loss.png", f"{report}/embeddings_{encoder}_s{seed}.png",
+                    f"{report}/period_probe_{encoder}_s{seed}.png"]
     if uncertainty_targets(dataset):
         targets += [f"{report}/uncertainty.csv"] + [f"{report}/uncertainty_{name}.png" for name in UNCERTAINTY_FIGURES]
     return targets

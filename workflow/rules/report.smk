@@ -118,6 +118,27 @@ rule report_embeddings:
         "../../scripts/report_embeddings.py"
 
 
+rule report_probe:
+    input:
+        table=f"{RESULTS}/{{dataset}}/probe/{{model}}/s{{seed}}/objects.parquet",
+        metrics=f"{RESULTS}/{{dataset}}/probe/{{model}}/s{{seed}}/metrics.json",
+    output:
+        report(f"{REPORT}/period_probe_{{model}}_s{{seed}}.png", caption="../report/period_probe.rst",
+               category="Embeddings"),
+    log:
+        f"{RESULTS}/logs/{{dataset}}/report/period_probe_{{model}}_s{{seed}}.log",
+    wildcard_constraints:
+        model=ENCODERS,
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/report_period_probe.py"
+
+
 rule report_uncertainty:
     input:
         metrics=lambda wildcards: uncertainty_targets(wildcards.dataset),

@@ -47,3 +47,32 @@ def embedding_map(embeddings_path: str | Path, out_png: str | Path, max_objects:
     ax.set_yticks([])
     fig.legend(loc="outside right center", markerscale=2)
     style.save(fig, out_png, f"{ds.attrs.get('model', '')} embeddings of {len(chosen)} of {n} objects (last layer)")
+
+
+def period_probe(probe_table: str | Path, probe_metrics: str | Path, out_png: str | Path) -> None:
+    """The probe rule's test objects: log period probed from the embedding's best layer against the period, and,
+    when the period is a catalogue's or the simulator's, the periodogram's best period against it."""
+    import json
+
+    import pandas as pd
+
+    table, metrics = pd.read_parquet(probe_table), json.loads(Path(probe_metrics).read_text())
+    best = metrics["best_layer"]
+    panels = [(f"probe {best}", f"probed from the embedding ({best})", metrics["layers"][best])]
+    if "periodogram" in table:
+        panels.append(("periodogram", "periodogram's best period", metrics["periodogram"]))
+    fig, axes = style.figure(1, len(panels), panel=(3.6, 3.4))
+    truth = table["log_period"].to_numpy()
+    low, high = np.nanmin(truth) - 0.3, np.nanmax(truth) + 0.3
+    colours = style.class_colours(int(table["label"].max()) + 1)
+    for ax, (column, name, score) in zip(axes[0], panels):
+        ax.scatter(truth, table[column], s=6, lw=0, c=[colours[k] for k in table["label"]])
+        style.identity(ax, low, high)
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+        ax.set_xlabel(f"log10 {metrics['target']} [d]")
+        ax.set_ylabel(f"log10 period, {name}")
+        r2 = "n/a" if score["r2"] is None else f"{score['r2']:.2f}"
+        ax.set_title(f"R2 {r2}, within 10%: {score['within_10_percent']:.2f}", fontsize=8)
+    style.save(fig, out_png, f"{metrics['model']}: what the embeddings know of the period "
+                             f"({len(table)} test objects)")
