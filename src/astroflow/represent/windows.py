@@ -21,6 +21,7 @@ from astroflow.ragged import Ragged
 
 Rng = np.random.Generator | int | None
 BLOCK = 1024  # windows cut at a time: (BLOCK, L) temporaries fit in cache
+SEQUENCES = ("time", "value", "error", "band", "mask")  # a batch's (B, L) arrays
 
 
 def random_windows(ragged: Ragged, index, length: int = 200, rng: Rng = None, band: int | str | None = None,

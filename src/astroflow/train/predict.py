@@ -135,14 +135,14 @@ def prepare(ragged: Ragged, first: int, card, batch_size: int) -> tuple:
     """The CPU side of classifying ``ragged`` (a DataLoader worker's share of a block): model_view and the
     inputs of the objects it can read, cut in batches (inference.pieces)."""
     ragged, seen, usable = model_view(ragged, card)
-    return ragged, seen, pieces(model_inputs(ragged, usable, card), batch_size) if len(usable) else []
+    return ragged, seen, pieces(model_inputs(ragged, usable, card), batch_size) if len(usable) else None
 
 
 def classify(classifier, card, prepared: tuple) -> pd.DataFrame:
     """The predictions table of objects ``prepare`` made ready."""
     ragged, seen, cut = prepared
     probs = np.full((len(ragged), len(card.class_names)), np.nan, dtype=np.float32)
-    if cut:
+    if cut is not None:
         probs[seen] = predict_proba(classifier, cut)
     return _table(ragged, probs, seen, card.class_names, _wanted(card))
 
