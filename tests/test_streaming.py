@@ -207,9 +207,13 @@ def test_predict_encode_and_features_block_by_block_equal_the_whole(store, tmp_p
                                   pd.read_parquet(tmp_path / "blocks.features.parquet"))
 
 
-def test_encode_reads_each_blocks_feature_rows(store, tmp_path, monkeypatch):
-    """A model folding at the periodogram period encodes block by block with the features table's rows of each
-    block, and as the same with no table (each block's features extracted from its light curves)."""
+def test_encode_and_predict_read_each_blocks_feature_rows(store, tmp_path, monkeypatch):
+    """A model folding at the periodogram period encodes, and a classifier also reading the periodogram features
+    predicts, block by block with the features table's rows of each block, and as the same with no table (each
+    block's features extracted from its light curves)."""
+    import dataclasses
+
+    import pandas as pd
     import torch
     import xarray as xr
 
@@ -218,6 +222,7 @@ def test_encode_reads_each_blocks_feature_rows(store, tmp_path, monkeypatch):
     from astroflow.features import write_features
     from astroflow.train import artifacts
     from astroflow.train.encode import encode
+    from astroflow.train.predict import predict_store
     from astroflow.train.tabular import feature_table, with_feature_norm
 
     write_features(store.path, tmp_path / "f.parquet", threads=1)
@@ -226,13 +231,24 @@ def test_encode_reads_each_blocks_feature_rows(store, tmp_path, monkeypatch):
     assert table is not None  # the default tiny Astromer folds at the period
     card = with_feature_norm(card, table, np.arange(store.n_objects), head=False)
     torch.manual_seed(0)
-    artifacts.save_model(tmp_path / "m.pt", models.build("astromer-tiny", **card.overrides), card)
+    encoder = models.build("astromer-tiny", **card.overrides)
+    artifacts.save_model(tmp_path / "m.pt", encoder, card)
+    card = with_feature_norm(dataclasses.replace(card, kind="classifier", class_names=list(store.class_names),
+                                                 head="layers", head_hidden=[8]), table, np.arange(store.n_objects))
+    assert card.feature_norm["columns"]  # the head reads the periodogram features
+    artifacts.save_model(tmp_path / "c.pt", artifacts.build_classifier(encoder, card), card)
     encode(tmp_path / "m.pt", store.path, tmp_path / "whole.zarr", features_path=tmp_path / "f.parquet")
+    predict_store(tmp_path / "c.pt", store.path, tmp_path / "whole.parquet", features_path=tmp_path / "f.parquet")
     monkeypatch.setattr(stores, "BYTES_PER_OBS", 2**20 // 2048)  # 1 MB holds 2048 observations
     assert len(StoreBlocks(store.path, 1)) > 3
     for name, path in (("rows", tmp_path / "f.parquet"), ("extracted", None)):
         encode(tmp_path / "m.pt", store.path, tmp_path / f"{name}.zarr", stream=StreamConfig(memory_mb=1),
                features_path=path)
+        predict_store(tmp_path / "c.pt", store.path, tmp_path / f"{name}.parquet", stream=StreamConfig(memory_mb=1),
+                      features_path=path)
     whole = xr.open_zarr(tmp_path / "whole.zarr")["embedding"].values
+    predicted = pd.read_parquet(tmp_path / "whole.parquet")
+    assert (predicted["note"] == "").all()
     for name in ("rows", "extracted"):
         np.testing.assert_allclose(xr.open_zarr(tmp_path / f"{name}.zarr")["embedding"].values, whole, atol=1e-5)
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), predicted, atol=1e-5)

@@ -2,6 +2,7 @@ rule predict:
     input:
         model=f"{RESULTS}/{{source}}/{FINETUNED}/model.pt",
         store=STORE,
+        features=features_input,
     output:
         f"{RESULTS}/{{dataset}}/predict/{{source}}/{FINETUNED_NAME}.parquet",
     params:

@@ -34,6 +34,7 @@ from astroflow.train.inputs import model_inputs
 from astroflow.train.metrics import predictions_table
 from astroflow.train.split import readable
 from astroflow.train.streaming import STREAM, StreamConfig, blockwise
+from astroflow.train.tabular import feature_table
 from astroflow.train.trainer import use_threads
 from astroflow.uncertainty.sampling import method_samples
 from astroflow.uncertainty.scores import scores
@@ -131,11 +132,14 @@ def model_view(ragged: Ragged, card) -> tuple[Ragged, np.ndarray, np.ndarray]:
     return ragged, seen, np.flatnonzero(seen)
 
 
-def prepare(ragged: Ragged, first: int, card, batch_size: int) -> tuple:
-    """The CPU side of classifying ``ragged`` (a DataLoader worker's share of a block): model_view and the
-    inputs of the objects it can read, cut in batches (inference.pieces)."""
+def prepare(ragged: Ragged, first: int, card, batch_size: int, table: pd.DataFrame | None = None) -> tuple:
+    """The CPU side of classifying ``ragged`` (a DataLoader worker's share of a block, its first object the
+    store's ``first``): model_view and the inputs of the objects it can read, cut in batches (inference.pieces).
+    ``table``: the feature table of the whole store, of which the block's rows are read (None: a model reading
+    features has them extracted from the block's light curves)."""
     ragged, seen, usable = model_view(ragged, card)
-    return ragged, seen, pieces(model_inputs(ragged, usable, card), batch_size) if len(usable) else None
+    rows = None if table is None else table.iloc[first:first + len(ragged)]
+    return ragged, seen, pieces(model_inputs(ragged, usable, card, table=rows), batch_size) if len(usable) else None
 
 
 def classify(classifier, card, prepared: tuple) -> pd.DataFrame:
@@ -194,16 +198,21 @@ def _table(ragged: Ragged, probs: np.ndarray, seen: np.ndarray, class_names: lis
 
 
 def predict_store(model_path: str | Path, store_path: str | Path, out: str | Path, threads: int | None = None,
-                  batch_size: int = 256, stream: StreamConfig = STREAM) -> None:
+                  batch_size: int = 256, stream: StreamConfig = STREAM,
+                  features_path: str | Path | None = None) -> None:
     """Probabilities of every object of a light-curve store, written to ``out`` (Parquet, or CSV by suffix) block
-    by block: memory is ``stream.memory_mb`` of light curves (per worker process) whatever the store's size."""
+    by block: memory is ``stream.memory_mb`` of light curves (per worker process) whatever the store's size. A
+    model reading light-curve features takes the features rule's table of the store (``features_path``) when
+    given, else extracts them from each block (the periodogram then costs far more than the network)."""
     use_threads(threads)
     blocks = StoreBlocks(store_path, stream.memory_mb)
     if is_forest(model_path):
         tables = (predict_ragged(model_path, blocks.read(k)) for k in range(len(blocks)))
     else:
         classifier, card = load_classifier(model_path)
-        ready = blockwise(blocks, functools.partial(prepare, card=card, batch_size=batch_size), stream.workers)
+        table = feature_table(card, features_path, LightCurveStore(store_path)) if features_path else None
+        ready = blockwise(blocks, functools.partial(prepare, card=card, batch_size=batch_size, table=table),
+                          stream.workers)
         tables = (classify(classifier, card, p) for p in ready)
     write_tables(progress(tables, "predicting: blocks", total=len(blocks)), out,
                  empty=lambda: predict_ragged(model_path, LightCurveStore(store_path).load()))
