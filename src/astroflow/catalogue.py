@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 import astropy.units as u
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 OBS_COLUMNS = ("object_id", "time", "band", "value", "error")
 QUANTITIES = {"mag": "mag", "flux": None}  # flux units vary by survey (nJy, FLUXCAL, e-/s)
+RUN_SAMPLE = 4096  # values factorize looks at first, to tell whether equal ones come in runs
 
 
 @dataclass
@@ -91,9 +94,31 @@ def concat(catalogues: list[Catalogue]) -> Catalogue:
 
 
 
+def factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` of a column (codes in order of first appearance, -1 for missing values, and the distinct
+    values), hashing only the first value of each run of equal ones when most values repeat the one before (a long
+    table's object ids): a comparison of neighbours costs a fraction of a hash."""
+    n, sample = len(column), min(len(column), RUN_SAMPLE)
+    values = pa.array(column)  # arrow-backed text: no copy
+    starts = run_starts(values) if n > 1 and len(run_starts(values.slice(0, sample))) <= sample // 4 else None
+    if starts is None or len(starts) > n // 4:
+        codes, uniques = pd.factorize(column)
+        return codes, pd.Index(uniques)
+    codes, uniques = pd.factorize(column.iloc[starts])
+    return np.repeat(codes, np.diff(np.r_[starts, n])), pd.Index(uniques)
+
+
+def run_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Where each run of equal values starts (a missing value is a run of its own)."""
+    if len(values) < 2:
+        return np.arange(len(values))
+    differs = pc.fill_null(pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)), True)
+    return np.flatnonzero(np.r_[True, differs.to_numpy(zero_copy_only=False)])
+
+
 def codes_in(column: pd.Series, categories) -> np.ndarray:
     """Position of each entry of ``column`` in ``categories`` (-1 where absent or missing), hashing each
     distinct value once."""
-    codes, uniques = pd.factorize(column)
+    codes, uniques = factorize(column)
     lookup = pd.Index(list(categories)).get_indexer(pd.Index(uniques).astype(str))
     return np.append(lookup, -1)[codes]  # factorize gives -1 for missing values: they map to the appended -1

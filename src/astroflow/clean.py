@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from astroflow.catalogue import Catalogue, codes_in
+from astroflow.catalogue import Catalogue, codes_in, factorize
 from astroflow.errors import ConfigError
 
 REASONS = ("unknown_band", "nonfinite", "out_of_range", "bad_error", "duplicate", "outlier", "short_band")
@@ -136,8 +136,9 @@ def clean(cat: Catalogue, config: CleanConfig | None = None) -> tuple[Catalogue,
                                                 f"fewer than {config.min_points} points after cleaning"))
 
     out = rows[(reason[rows] == KEPT) & kept[obj[rows]]]
-    table = obs.take(out).reset_index(drop=True)
+    table = obs.drop(columns=["time", "value", "error"]).take(out).reset_index(drop=True)
     table["time"], table["value"], table["error"] = time[out], value[out], error[out]
+    table = table[obs.columns]
     objects = _objects_in_order(cat.objects, ids).loc[kept].reset_index(drop=True)
     cleaned = Catalogue(obs=table, objects=objects, quantity=cat.quantity, unit=cat.unit, survey=cat.survey,
                         bands=bands, sources=dict(cat.sources))
@@ -170,9 +171,8 @@ def _object_codes(obs_ids: pd.Series, table_ids: pd.Series) -> tuple[np.ndarray,
     table_ids = pd.Index(table_ids)
     if not table_ids.is_unique:
         raise ValueError(f"objects table repeats object ids, e.g. {table_ids[table_ids.duplicated()][0]!r}")
-    codes, uniques = pd.factorize(obs_ids)
-    uniques = pd.Index(uniques)
-    silent = table_ids[~table_ids.isin(uniques)]
+    codes, uniques = factorize(obs_ids)
+    silent = table_ids[uniques.get_indexer(table_ids) < 0]
     return np.concatenate([np.asarray(uniques, dtype=object), np.asarray(silent, dtype=object)]), codes.astype(np.int64)
 
 

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from astroflow.catalogue import Catalogue
+from astroflow.catalogue import Catalogue, factorize
 from astroflow.errors import ConfigError, InputError
 from astroflow.provenance import sha256_file
 
@@ -333,7 +333,7 @@ def catalogue(object_id, time, band, value, error, *, objects: pd.DataFrame | No
         "error": np.asarray(error, dtype=np.float64),
         **(extra or {}),
     })
-    ids = pd.DataFrame({"object_id": [object_id] if isinstance(object_id, str) else pd.unique(obs["object_id"])},
+    ids = pd.DataFrame({"object_id": [object_id] if isinstance(object_id, str) else factorize(obs["object_id"])[1]},
                        dtype="str")
     if objects is not None:
         ids = ids.merge(objects, on="object_id", how="left", validate="one_to_one")

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from astroflow.catalogue import QUANTITIES, Catalogue
+from astroflow.catalogue import QUANTITIES, Catalogue, run_starts
 from astroflow.errors import ConfigError, InputError
 from astroflow.sources.formats import common
 
@@ -220,7 +220,9 @@ def _labels(ids, labels: pa.ChunkedArray, path: Path, column: str) -> pd.DataFra
     labels = pc.if_else(pc.equal(labels, ""), pa.scalar(None, pa.string()), labels)
     if isinstance(ids, str):
         ids = pa.array([ids] * len(labels), type=pa.string())
-    pairs = pa.table({"object_id": ids, "label": labels}).group_by(["object_id", "label"]).aggregate([])
+    rows = np.union1d(run_starts(ids), run_starts(labels))  # a pair repeated row after row is looked at once
+    pairs = pa.table({"object_id": ids.take(rows), "label": labels.take(rows)}).group_by(["object_id", "label"])
+    pairs = pairs.aggregate([])
     pairs = pairs.to_pandas().dropna(subset=["label"])
     clash = pairs["object_id"].duplicated(keep=False)
     if clash.any():
