@@ -284,3 +284,28 @@ def test_spectra_branch_scores_every_model_on_one_split(ci_run):
     metrics = json.loads((results / "evaluate" / "forest" / "s0" / "metrics.json").read_text())
     assert len(metrics["class"]["confusion_matrix"]) == 3 and "success_rate" in metrics["redshift"]
     assert all((results / "report" / f"{figure}.png").stat().st_size > 5000 for figure in ("confusion", "redshift"))
+
+
+def test_one_pretraining_job_on_several_gpus_runs_under_torchrun(ci_run, tmp_path):
+    """train.pretrain.gpus above 1: the pretrain job is a torchrun command (a dry run shows it), and that command's
+    job, run with two CPU processes (Gloo) for a few steps, writes the pretrained encoder once."""
+    from astroflow.train import artifacts
+
+    extra = tmp_path / "gpus.yaml"
+    extra.write_text("train:\n  pretrain: {gpus: 2}\n")
+    proc = snakemake(ci_run, "-n", "-p", "--forcerun", "pretrain_torchrun", "--configfile",
+                     str(ROOT / "config" / "ci.yaml"), str(extra), root=ci_run)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    command = re.search(r"torchrun --standalone --nproc_per_node 2 -m astroflow.train.pretrain '(\{.*?\})'",
+                        proc.stdout)
+    assert command, proc.stdout[-3000:]
+    job = json.loads(command.group(1))
+    job["params"]["optimiser"] |= {"max_steps": 2, "eval_every": 1, "checkpoint_every": 1}
+    job["params"]["workdir"] = str(tmp_path / "work")
+    job["output"] = {"model": str(tmp_path / "model.pt"), "metrics": str(tmp_path / "metrics.csv")}
+    done = subprocess.run([str(SNAKEMAKE.parent / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m",
+                           "astroflow.train.pretrain", json.dumps(job)], cwd=ci_run, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert artifacts.load_model(tmp_path / "model.pt")[1].kind == "encoder"
+    assert len(pd.read_csv(tmp_path / "metrics.csv")) and not (tmp_path / "work").exists()

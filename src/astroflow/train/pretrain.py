@@ -6,7 +6,9 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,7 +22,7 @@ from astroflow.errors import ConfigError
 from astroflow.models.multiband import PerBandFusion
 from astroflow.ragged import Ragged, band_objects
 from astroflow.store import LightCurveStore
-from astroflow.train import artifacts
+from astroflow.train import artifacts, distributed
 from astroflow.train.data import Windows, sample_bands
 from astroflow.train.inputs import model_inputs
 from astroflow.train.split import held_out, kept, roles
@@ -127,8 +129,22 @@ def pretrain(store_path: str | Path, split_path: str | Path, out_model: str | Pa
     trainer = Trainer(replace(settings, seed=seed), workdir, run_id=run_id, workers=stream.workers,
                       name=run_name(model, seed))
     trainer.fit(Reconstructor(encoder), task)
-    artifacts.save_model(out_model, encoder, card)
-    finish(trainer, out_metrics)
+    if distributed.is_main():  # under torchrun every rank holds the same weights: one writes them
+        artifacts.save_model(out_model, encoder, card)
+        finish(trainer, out_metrics)
+
+
+def pretrain_job(input: dict, output: dict, params: dict, wildcards: dict, threads: int) -> None:
+    """The pretrain rule's job from its files, settings (params), wildcards and threads: called by its script, or,
+    for one job on several GPUs, by each process torchrun starts (``python -m astroflow.train.pretrain JOB``, JOB
+    these as JSON), each with its share of the threads."""
+    threads = max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    corpora = [Corpus(n, input.get(f"corpus_{n}"), input.get(f"corpus_{n}_features")) for n in params["corpora"]]
+    pretrain(input["store"], input["split"], output["model"], output["metrics"], params["workdir"],
+             model=wildcards["model"], seed=int(wildcards["seed"]), settings=PretrainSettings(**params["optimiser"]),
+             **params["selection"], **params["model"], stream=StreamConfig(**params["stream"]), threads=threads,
+             features_path=input.get("features") or None, dataset=wildcards["dataset"], corpora=corpora,
+             with_pool=params["with_pool"])
 
 
 def run_name(model: str, seed: int) -> str:
@@ -211,3 +227,10 @@ def _single_band(singles: Ragged, index: np.ndarray, bands: np.ndarray, window: 
     """Windows of the ``bands`` light curves of objects ``index`` in band_objects' ``singles`` (empty ones left out)."""
     pairs = (index[:, None] * len(singles.bands) + bands).ravel()
     return Windows(singles, pairs[singles.row_size[pairs] > 0], window, None)
+
+
+if __name__ == "__main__":  # one process of a torchrun job (the pretrain_torchrun rule): its job as JSON
+    from astroflow.logs import logged
+
+    with logged():
+        pretrain_job(**json.loads(sys.argv[1]))
