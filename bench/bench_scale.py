@@ -2,14 +2,19 @@
 (train/streaming.py) against the in-memory path, each run in a fresh process so its peak RSS is its own.
 
     python bench/bench_scale.py pretrain STORE [SMALL_STORE] [--steps 200] [--memory-mb 512] [--threads 1]
-    python bench/bench_scale.py predict STORE [SMALL_STORE] [--objects 0] [--memory-mb 512] [--threads 1]
+    python bench/bench_scale.py predict STORE [--features TABLE] [--objects 0] [--extract-objects 500]
+        [--memory-mb 512] [--threads 1]
 
 pretrain: astromer-tiny masked-reconstruction steps (batch 64) through astroflow's Trainer, windows/s of the
 training loop and peak RSS, (a) from memory (the store loaded whole, as before streaming), (b) streamed with a
 buffer of --memory-mb, on STORE, and (c) streamed on SMALL_STORE when given: memory flat in the store's size means
-(b) and (c) peak alike. predict: ``predict_store`` of an (untrained) default classifier (astromer-tiny, layer-
-weighted head) on STORE (its first --objects objects when set, copied to a temporary store) and SMALL_STORE, light
-curves/s per core (CPU time) and peak RSS. Ratios are printed in the same run.
+(b) and (c) peak alike. predict: ``predict_store`` of an (untrained) default classifier (astromer-tiny folding at
+the periodogram's period, layer-weighted head reading the periodogram features) on STORE (its first --objects
+objects when set, copied to a temporary store), light curves/s per core (CPU time) and peak RSS: reading the
+features rule's table TABLE, (a) with every window padded to the model's length (the reference: inference before
+windows were cut to their points), (b) as predict runs, (c) on the store's first 1/16 (memory flat in its size),
+and (d) on its first --extract-objects objects with no table, so that the job runs the periodogram itself.
+Ratios, and how far (a) and (b)'s probabilities differ, are printed in the same run.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 def peak_rss_mb() -> float:
@@ -64,48 +70,59 @@ def child_pretrain(store_path: str, mode: str, steps: int, memory_mb: int, threa
             "peak_rss_mb": peak_rss_mb()}
 
 
-def child_predict(store_path: str, memory_mb: int, threads: int, model: str) -> dict:
+def child_predict(store_path: str, memory_mb: int, threads: int, model: str, features: str, step: int,
+                  out: str) -> dict:
     import torch
 
     from astroflow.store import LightCurveStore
+    from astroflow.train import inference
     from astroflow.train.predict import predict_store
     from astroflow.train.streaming import StreamConfig
 
     torch.set_num_threads(threads)
+    inference.STEP = step
     n = LightCurveStore(store_path).n_objects
     wall, cpu = time.perf_counter(), time.process_time()
-    with tempfile.TemporaryDirectory() as tmp:
-        predict_store(model, store_path, f"{tmp}/p.parquet", threads=threads, stream=StreamConfig(memory_mb))
+    predict_store(model, store_path, out, threads=threads, stream=StreamConfig(memory_mb),
+                  features_path=None if features == "-" else features)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {"objects": n, "per_s": n / wall, "per_cpu_s": n / cpu, "peak_rss_mb": peak_rss_mb()}
 
 
-def default_classifier(store_path: str, out: str) -> None:
+def default_classifier(store_path: str, features: str, out: str) -> None:
+    """An untrained classifier as finetune makes it by default: the tiny Astromer folding at the periodogram's
+    period, its layer-weighted head (train.finetune's default widths) also reading the periodogram features,
+    standardised over the store's first 1,000 objects."""
     import torch
 
     from astroflow import models
     from astroflow.store import LightCurveStore
     from astroflow.train import artifacts
+    from astroflow.train.finetune import FinetuneSettings
+    from astroflow.train.tabular import feature_table, with_feature_norm
 
     store = LightCurveStore(store_path)
     card = artifacts.new_card("astromer-tiny", store)
     torch.manual_seed(0)
     encoder = models.build("astromer-tiny", **card.overrides)
-    names = list(store.class_names) or ["unknown"]
-    card = dataclasses.replace(card, kind="classifier", class_names=names, head="layers", head_hidden=[1024, 512, 256])
+    settings = FinetuneSettings()
+    card = dataclasses.replace(card, kind="classifier", class_names=list(store.class_names) or ["unknown"],
+                               head=settings.head, head_hidden=list(settings.head_hidden))
+    card = with_feature_norm(card, feature_table(card, features, store), np.arange(min(store.n_objects, 1000)))
     artifacts.save_model(out, artifacts.build_classifier(encoder, card), card)
 
 
-def head(store_path: str, n: int, out: str) -> str:
-    """The first ``n`` objects of a store as a store of their own (the store itself when n is 0 or all)."""
-    import pandas as pd
+def head(store_path: str, features: str, n: int, out: str) -> tuple[str, str]:
+    """The first ``n`` objects of a store as a store of their own, and the first ``n`` rows of its feature table
+    (the store and table themselves when n is 0 or all)."""
+    import pyarrow.parquet as pq
 
     from astroflow.catalogue import Catalogue
     from astroflow.store import LightCurveStore, write_store
 
     store = LightCurveStore(store_path)
     if not n or n >= store.n_objects:
-        return store_path
+        return store_path, features
     ragged = store.load_range(0, n)
     obs = pd.DataFrame({"object_id": np.repeat(ragged.object_id, ragged.row_size), "time": ragged.time,
                         "band": np.asarray(store.bands, dtype=object)[ragged.band], "value": ragged.value,
@@ -113,8 +130,9 @@ def head(store_path: str, n: int, out: str) -> str:
     labels = np.asarray([*store.class_names, None], dtype=object)[ragged.label]
     cat = Catalogue(obs=obs, objects=pd.DataFrame({"object_id": ragged.object_id, "label": labels}),
                     quantity=store.quantity, unit=store.units, survey="head", bands=list(store.bands))
-    write_store(cat, out, class_names=list(store.class_names))
-    return out
+    write_store(cat, f"{out}.zarr", class_names=list(store.class_names))
+    pq.write_table(pq.read_table(features).slice(0, n), f"{out}.features.parquet")  # keeps the schema metadata
+    return f"{out}.zarr", f"{out}.features.parquet"
 
 
 def run(*args: str) -> dict:
@@ -132,7 +150,7 @@ def main() -> None:
         if kind == "pretrain":
             result = child_pretrain(rest[0], rest[1], int(rest[2]), int(rest[3]), int(rest[4]))
         else:
-            result = child_predict(rest[0], int(rest[1]), int(rest[2]), rest[3])
+            result = child_predict(rest[0], int(rest[1]), int(rest[2]), *rest[3:5], int(rest[5]), rest[6])
         print(json.dumps(result))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,6 +159,9 @@ def main() -> None:
     parser.add_argument("small", nargs="?")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--objects", type=int, default=0, help="predict: the first this many objects of STORE")
+    parser.add_argument("--features", help="predict: the features rule's table of STORE (default: written now)")
+    parser.add_argument("--extract-objects", type=int, default=500,
+                        help="predict: objects of the run that extracts the features itself")
     parser.add_argument("--memory-mb", type=int, default=512)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -161,20 +182,36 @@ def main() -> None:
             print(f"streamed peak RSS, large / small store ({memory['objects'] / small['objects']:.0f}x the objects):"
                   f" {streamed['peak_rss_mb'] / small['peak_rss_mb']:.2f}x")
         return
+    from astroflow.store import LightCurveStore
+
     with tempfile.TemporaryDirectory(dir=Path(args.store).parent) as tmp:
+        features = args.features
+        if not features:
+            from astroflow.features import write_features
+
+            print("writing the store's features table (the periodogram: slow; give one with --features)", flush=True)
+            features = f"{tmp}/features.parquet"
+            write_features(args.store, features, threads=args.threads)
         model = f"{tmp}/model.pt"
-        default_classifier(args.store, model)
-        large = head(args.store, args.objects, f"{tmp}/head.zarr")
-        rows = {"store": run("predict", large, *common, model)}
-        if args.small:
-            rows["small store"] = run("predict", args.small, *common, model)
+        default_classifier(args.store, features, model)
+        store, features = head(args.store, features, args.objects, f"{tmp}/head")
+        n = LightCurveStore(store).n_objects
+        small = head(store, features, max(n // 16, 1), f"{tmp}/small")
+        extract = head(store, features, args.extract_objects, f"{tmp}/extract")
+        runs = {"padded windows (before)": (store, features, 10**6), "cut windows": (store, features, 8),
+                "cut windows, 1/16 store": (*small, 8), "no table: periodogram": (extract[0], "-", 8)}
+        rows = {}
+        for name, (path, table, step) in runs.items():
+            rows[name] = run("predict", path, *common, model, table, str(step), f"{tmp}/{len(rows)}.parquet")
+        probs = [pd.read_parquet(f"{tmp}/{i}.parquet").filter(like="p_").to_numpy() for i in range(2)]
     for name, r in rows.items():
-        print(f"{name:12s} {r['objects']:9d} objects  {r['per_s']:8.0f} light curves/s  "
+        print(f"{name:24s} {r['objects']:9d} objects  {r['per_s']:8.0f} light curves/s  "
               f"{r['per_cpu_s']:8.0f} per CPU second  peak RSS {r['peak_rss_mb']:7.0f} MB")
-    if args.small:
-        a, b = rows["store"], rows["small store"]
-        print(f"peak RSS, store / small store ({a['objects'] / b['objects']:.0f}x the objects): "
-              f"{a['peak_rss_mb'] / b['peak_rss_mb']:.2f}x; per-CPU-second rate {a['per_cpu_s'] / b['per_cpu_s']:.2f}x")
+    before, cut, small, periodogram = rows.values()
+    print(f"cut / padded windows: {cut['per_cpu_s'] / before['per_cpu_s']:.2f}x light curves per CPU second, "
+          f"probabilities equal to {np.abs(probs[0] - probs[1]).max():.1e}")
+    print(f"peak RSS, store / 1/16 store: {cut['peak_rss_mb'] / small['peak_rss_mb']:.2f}x; features extracted "
+          f"in the job (no table) / read: {periodogram['per_cpu_s'] / cut['per_cpu_s']:.3f}x")
 
 
 if __name__ == "__main__":
