@@ -6,6 +6,7 @@ whoever reads the output (heads pool over ``mask`` only).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -21,8 +22,9 @@ class TimeEncoding(nn.Module):
         super().__init__()
         if dim % 2:
             raise ValueError(f"time encoding needs an even dimension, not {dim}")
-        exponent = torch.arange(0, dim, 2, dtype=torch.float64) / dim
-        self.register_buffer("freq", (base ** -exponent).float(), persistent=False)
+        # numpy: a float64 arange on the meta device (models.check_size) would import torch's compiler, seconds a job
+        freq = base ** -(np.arange(0, dim, 2, dtype=np.float64) / dim)
+        self.register_buffer("freq", torch.tensor(freq, dtype=torch.float32), persistent=False)
 
     def forward(self, time: Tensor) -> Tensor:
         # Float32 even under autocast: t w_i for t of hundreds of days loses its phase in bf16.
