@@ -98,14 +98,19 @@ def factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize`` of a column (codes in order of first appearance, -1 for missing values, and the distinct
     values), hashing only the first value of each run of equal ones when most values repeat the one before (a long
     table's object ids): a comparison of neighbours costs a fraction of a hash."""
-    n, sample = len(column), min(len(column), RUN_SAMPLE)
-    values = pa.array(column)  # arrow-backed text: no copy
-    starts = run_starts(values) if n > 1 and len(run_starts(values.slice(0, sample))) <= sample // 4 else None
+    n = len(column)
+    starts = run_starts(pa.array(column)) if _in_runs(column) else None  # arrow-backed text: no copy
     if starts is None or len(starts) > n // 4:
         codes, uniques = pd.factorize(column)
         return codes, pd.Index(uniques)
     codes, uniques = pd.factorize(column.iloc[starts])
     return np.repeat(codes, np.diff(np.r_[starts, n])), pd.Index(uniques)
+
+
+def _in_runs(column: pd.Series) -> bool:
+    """Whether the column's first values mostly repeat the one before."""
+    sample = min(len(column), RUN_SAMPLE)
+    return len(column) > 1 and len(run_starts(pa.array(column.iloc[:sample]))) <= sample // 4
 
 
 def run_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -119,6 +124,9 @@ def run_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def codes_in(column: pd.Series, categories) -> np.ndarray:
     """Position of each entry of ``column`` in ``categories`` (-1 where absent or missing), hashing each
     distinct value once."""
+    if isinstance(column.array, pd.arrays.ArrowStringArray) and not _in_runs(column):  # each value looked up in arrow
+        found = pc.index_in(pa.array(column), value_set=pa.array([str(c) for c in categories], pa.string()))
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
     codes, uniques = factorize(column)
     lookup = pd.Index(list(categories)).get_indexer(pd.Index(uniques).astype(str))
     return np.append(lookup, -1)[codes]  # factorize gives -1 for missing values: they map to the appended -1

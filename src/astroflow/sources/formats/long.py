@@ -216,13 +216,12 @@ def _convert(values: np.ndarray, have: u.UnitBase, want: str, path: Path, field:
 
 def _labels(ids, labels: pa.ChunkedArray, path: Path, column: str) -> pd.DataFrame:
     """One label per object (empty text is no label); an object given two different labels is an error."""
-    labels = pc.cast(labels, pa.string())
-    labels = pc.if_else(pc.equal(labels, ""), pa.scalar(None, pa.string()), labels)
     if isinstance(ids, str):
         ids = pa.array([ids] * len(labels), type=pa.string())
     rows = np.union1d(run_starts(ids), run_starts(labels))  # a pair repeated row after row is looked at once
-    pairs = pa.table({"object_id": ids.take(rows), "label": labels.take(rows)}).group_by(["object_id", "label"])
-    pairs = pairs.aggregate([])
+    ids, labels = ids.take(rows), pc.cast(labels.take(rows), pa.string())
+    labels = pc.if_else(pc.equal(labels, ""), pa.scalar(None, pa.string()), labels)
+    pairs = pa.table({"object_id": ids, "label": labels}).group_by(["object_id", "label"]).aggregate([])
     pairs = pairs.to_pandas().dropna(subset=["label"])
     clash = pairs["object_id"].duplicated(keep=False)
     if clash.any():
