@@ -56,8 +56,9 @@ def test_stage_settings_defaults_are_the_schemas():
 
     for section, settings in (("pretrain", PretrainSettings), ("finetune", FinetuneSettings),
                               ("forest", ForestSettings)):
-        # train.pretrain.datasets names the job's inputs (workflow/rules/common.smk), not a setting of its training
-        defaults = {k: v["default"] for k, v in train_schema(section).items() if k != "datasets"}
+        # train.pretrain.datasets names the job's inputs (workflow/rules/common.smk), gpus and nodes how it is launched
+        # (torchrun), not settings of its training
+        defaults = {k: v["default"] for k, v in train_schema(section).items() if k not in ("datasets", "gpus", "nodes")}
         made = dataclasses.asdict(settings())
         assert {k: made[k] for k in defaults} == defaults, section
         assert set(made) - set(defaults) <= {"layer_decay", "seed"}, section  # layer_decay: image models' finetune
