@@ -81,7 +81,8 @@ def test_misclassification_auroc_and_wilcoxon_test():
 def test_calibration_of_hand_built_predictions():
     label = np.array([0, 0, 1, 1])
     sure = np.eye(2)[label]
-    assert evaluation.calibration(sure, label) == pytest.approx({"ece": 0.0, "nll": 0.0, "brier": 0.0}, abs=1e-9)
+    assert evaluation.calibration(sure, label) == pytest.approx({"ece": 0.0, "ece_floor": 0.0, "nll": 0.0,
+                                                                 "brier": 0.0}, abs=1e-9)
     half = np.full((4, 2), 0.5)
     got = evaluation.calibration(half, label)
     assert got["nll"] == pytest.approx(np.log(2)) and got["brier"] == pytest.approx(0.5)
@@ -90,6 +91,20 @@ def test_calibration_of_hand_built_predictions():
     assert evaluation.calibration(overconfident, label)["ece"] == pytest.approx(0.4)
     bins = evaluation.reliability(overconfident, label, 10)
     assert bins["count"].sum() == 4 and bins.loc[bins["count"] > 0, "accuracy"].tolist() == [0.5]
+
+
+def test_ece_floor_is_the_ece_of_perfectly_calibrated_outcomes_and_shrinks_with_more_objects():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.3, 1.0, 439)
+    probs = np.stack([confidence, 1 - confidence], axis=1)  # max p is the confidence (>= 0.5) or 1 - it
+    floor = evaluation.ece_floor(probs, 15)
+    # outcomes drawn with exactly the predicted probability: the measured ECE scatters around the floor, never 0
+    top = probs.max(axis=1)
+    measured = [evaluation.calibration(probs, np.where(rng.random(439) < top, probs.argmax(1), 1 - probs.argmax(1)))
+                ["ece"] for _ in range(200)]
+    assert 0.03 < floor < 0.08 and np.mean(measured) == pytest.approx(floor, rel=0.1)
+    assert evaluation.ece_floor(np.tile(probs, (10, 1)), 15) < floor / 2  # sampling noise: about 1/sqrt(N)
+    assert evaluation.ece_floor(probs, 15) == floor  # seeded
 
 
 def test_temperature_scaling_softens_overconfident_predictions():

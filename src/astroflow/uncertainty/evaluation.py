@@ -38,29 +38,50 @@ def misclassification(score: np.ndarray, wrong: np.ndarray) -> dict:
     return result
 
 
+def confidence_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """The equal-width bin (0 .. n_bins - 1) of each confidence in [0, 1]; the upper edge is in its bin."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+
+
 def reliability(probs: np.ndarray, label: np.ndarray, n_bins: int = 15) -> pd.DataFrame:
     """Reliability-diagram data: equal-width bins of confidence (max p), each with its object count, mean
     confidence and accuracy (NaN for an empty bin)."""
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == label
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    which = confidence_bins(confidence, n_bins)
     count = np.bincount(which, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.bincount(which, confidence, minlength=n_bins) / count
         acc = np.bincount(which, correct.astype(float), minlength=n_bins) / count
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
     return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": count, "confidence": conf,
                          "accuracy": acc})
 
 
+def binned_gap(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> np.ndarray:
+    """ECE of the outcomes ``correct`` (N,) or (draws, N) at these confidences: the sum over bins of |correct
+    predictions - summed confidence|, over N (a bin's count times its |accuracy - mean confidence|)."""
+    onehot = np.eye(n_bins)[confidence_bins(confidence, n_bins)]
+    return np.abs(np.asarray(correct, dtype=float) @ onehot - confidence @ onehot).sum(axis=-1) / max(len(confidence), 1)
+
+
+def ece_floor(probs: np.ndarray, n_bins: int = 15, draws: int = 200, seed: int = 0) -> float:
+    """The ECE that a perfectly calibrated classifier with these confidences shows on this many objects: the mean
+    over ``draws`` seeded draws of outcomes, each prediction right with probability max p. The binned estimator is
+    biased upwards by the sampling noise of every bin's accuracy, so a finite test set measures about this much
+    even when nothing is miscalibrated (about 0.055 for 439 objects of spread confidences in 15 bins)."""
+    confidence = probs.max(axis=1)
+    correct = np.random.default_rng(seed).random((draws, len(confidence))) < confidence
+    return float(binned_gap(confidence, correct, n_bins).mean())
+
+
 def calibration(probs: np.ndarray, label: np.ndarray, n_bins: int = 15) -> dict:
-    """Expected calibration error (over ``n_bins`` confidence bins), negative log-likelihood and Brier score of
-    mean probabilities (N, C) against integer labels."""
-    bins = reliability(probs, label, n_bins)
-    full = bins["count"] > 0
-    gap = (bins["count"][full] * (bins["accuracy"][full] - bins["confidence"][full]).abs()).sum()
+    """Expected calibration error (over ``n_bins`` confidence bins) and its floor (ece_floor), negative
+    log-likelihood and Brier score of mean probabilities (N, C) against integer labels."""
     onehot = np.eye(probs.shape[1])[label]
-    return {"ece": float(gap / max(len(label), 1)),
+    return {"ece": float(binned_gap(probs.max(axis=1), probs.argmax(axis=1) == label, n_bins)),
+            "ece_floor": ece_floor(probs, n_bins),
             "nll": float(-np.log(np.clip(probs[np.arange(len(label)), label], EPS, None)).mean()),
             "brier": float(((probs - onehot) ** 2).sum(axis=1).mean())}
 

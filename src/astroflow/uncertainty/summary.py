@@ -15,7 +15,7 @@ from astroflow.errors import InputError
 KEYS = ["model", "init", "n_per_class", "method"]
 MODEL = [*KEYS[:3], "held_out"]  # held_out: the classes left out of its training, comma-separated ("" for none)
 GROUP = [*MODEL, "method"]
-VALUES = ["auroc", "aurc", "macro_f1", "ece", "ece_calibrated", "seconds", "ood_auroc"]
+VALUES = ["auroc", "aurc", "macro_f1", "ece", "ece_calibrated", "ece_floor", "seconds", "ood_auroc"]
 OOD = ["held_out", "ood_auroc_mean", "ood_auroc_std"]  # columns of a table with held-out classes only
 
 
@@ -28,7 +28,7 @@ def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
             run = {k: m[k] for k in KEYS} | {
                 "held_out": ", ".join(m.get("held_out_classes", [])), "fold": m["fold"], "seed": m["seed"],
                 "macro_f1": m["macro_f1"], "ece": m["calibration"]["ece"], "ece_calibrated": m["calibrated"]["ece"],
-                "seconds": m["seconds"]}
+                "ece_floor": m["calibrated"]["ece_floor"], "seconds": m["seconds"]}
             ood = m["ood"] or {}
             out += [run | {"score": score, "auroc": detection["auroc"], "aurc": m["risk_coverage"][score]["aurc"],
                            "ood_auroc": ood.get(score)}
@@ -61,14 +61,14 @@ def markdown(table: pd.DataFrame) -> str:
 
     ood = "held_out" in table
     header = ["model", "init", "n", *(["held out"] if ood else []), "method", "score", "runs", "ROC-AUC", "AURC",
-              *(["OOD AUROC"] if ood else []), "macro-F1", "ECE", "ECE (T-scaled)", "cost"]
+              *(["OOD AUROC"] if ood else []), "macro-F1", "ECE", "ECE (T-scaled)", "ECE floor", "cost"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in table.itertuples(index=False):
         cells = [r.model, r.init, r.n_per_class, *([r.held_out] if ood else []), r.method, r.score, r.runs,
                  cell(r.auroc_mean, r.auroc_std), cell(r.aurc_mean, r.aurc_std),
                  *([cell(r.ood_auroc_mean, r.ood_auroc_std)] if ood else []), cell(r.macro_f1_mean, r.macro_f1_std),
                  cell(r.ece_mean, r.ece_std), cell(r.ece_calibrated_mean, r.ece_calibrated_std),
-                 "" if pd.isna(r.cost) else f"x{r.cost:.1f}"]
+                 cell(r.ece_floor_mean, r.ece_floor_std), "" if pd.isna(r.cost) else f"x{r.cost:.1f}"]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines) + "\n"
 
