@@ -25,7 +25,7 @@ SCORE_NAMES = {"max_p": "1 - max p", "smp": "SMP", "pv": "PV", "bald": "BALD", "
 
 def runs(metrics: Sequence[str | Path]) -> pd.DataFrame:
     """One row per (run, score): the run's position in ``metrics``, its model keys, method, fold, seed, the score's
-    misclassification ROC-AUC and AURC, and the run's ECE before and after temperature scaling."""
+    misclassification ROC-AUC and AURC, and the run's ECE before and after temperature scaling and the ECE floor."""
     table = pd.concat([rows([path]).assign(run=i) for i, path in enumerate(metrics)], ignore_index=True)
     return table.assign(n_per_class=table["n_per_class"].astype(str), auroc=table["auroc"].astype(float))
 
@@ -94,7 +94,7 @@ def reliability_diagrams(metrics: Sequence[str | Path], reliability: Sequence[st
     per model): bars before temperature scaling, a line after; the diagonal is perfect calibration. Returns the figure."""
     _check(metrics, reliability, "reliability.csv")
     table, columns = runs(metrics), {"lower", "upper", "count", "confidence", "accuracy", "output"}
-    ece = table.groupby("run")[["ece", "ece_calibrated"]].first()
+    ece = table.groupby("run")[["ece", "ece_calibrated", "ece_floor"]].first()
     fig, panels = _method_grid(headline(table), (2.3, 2.3))
     for ax, group, name in panels:
         bins = pooled_bins([_read(reliability[i], columns) for i in group.runs])
@@ -107,7 +107,8 @@ def reliability_diagrams(metrics: Sequence[str | Path], reliability: Sequence[st
         style.identity(ax, 0.0, 1.0)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max p)", ylabel="accuracy")
         scores = ece.loc[group.runs].mean()
-        ax.set_title(f"{name}\n{group.method}: ECE {scores['ece']:.3f}, scaled {scores['ece_calibrated']:.3f}")
+        ax.set_title(f"{name}\n{group.method}: ECE {scores['ece']:.3f}, scaled {scores['ece_calibrated']:.3f}\n"
+                     f"(perfectly calibrated: {scores['ece_floor']:.3f})")
     panels[0][0].legend(loc="upper left")
     style.save(fig, out_png, "reliability diagrams (dashed: perfect calibration)")
     return fig
