@@ -51,7 +51,7 @@ def test_bad_config_names_the_key_first(changes, key, problem):
 
 
 def test_default_configs_pass():
-    for name in ("config.yaml", "ci.yaml", "ztf_bts.yaml"):
+    for name in ("config.yaml", "ci.yaml", "ztf_bts.yaml", "uncertainty.yaml"):
         check_config({**DEFAULT, **yaml.safe_load((ROOT / "config" / name).read_text())}, SCHEMA)
 
 

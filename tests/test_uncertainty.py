@@ -364,6 +364,7 @@ def test_held_out_classes_are_scored_as_out_of_distribution(runs, held_out_run, 
     rows = table.set_index(["held_out", "score"])["ood_auroc_mean"]
     assert rows["QSO, SNIa", "pv"] == metrics["ood"]["pv"] and pd.isna(rows["", "pv"])
     assert "| OOD AUROC |" in (tmp_path / "u.md").read_text()
+    assert table["ece_floor_mean"].iloc[0] == metrics["calibrated"]["ece_floor"] > 0  # beside the calibrated ECE
     assert "ood_auroc_mean" not in write_summary(paths[:1], tmp_path / "a.csv", tmp_path / "a.md")
     assert "OOD" not in (tmp_path / "a.md").read_text()
 
