@@ -28,7 +28,8 @@ def rows(paths: Iterable[str | Path]) -> pd.DataFrame:
             run = {k: m[k] for k in KEYS} | {
                 "held_out": ", ".join(m.get("held_out_classes", [])), "fold": m["fold"], "seed": m["seed"],
                 "macro_f1": m["macro_f1"], "ece": m["calibration"]["ece"], "ece_calibrated": m["calibrated"]["ece"],
-                "ece_floor": m["calibrated"]["ece_floor"], "seconds": m["seconds"]}
+                # metrics written before the floor was recorded (results pulled from an older run) leave it blank
+                "ece_floor": m["calibrated"].get("ece_floor", float("nan")), "seconds": m["seconds"]}
             ood = m["ood"] or {}
             out += [run | {"score": score, "auroc": detection["auroc"], "aurc": m["risk_coverage"][score]["aurc"],
                            "ood_auroc": ood.get(score)}
