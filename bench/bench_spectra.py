@@ -63,8 +63,8 @@ def main() -> None:
         ds = ds.load()
         rows = np.arange(args.spectra)
         settings = network_settings(args.model, {}, 1)
-        render = cpu_rate(args.spectra, lambda: inputs.images(ds, rows, settings["kind"], settings["image_size"]))
-        images = inputs.images(ds, rows, settings["kind"], settings["image_size"])
+        render = cpu_rate(args.spectra, lambda: inputs.images(ds, rows, **inputs.drawing(settings)))
+        images = inputs.images(ds, rows, **inputs.drawing(settings))
         vectors = inputs.vectors(ds, rows)
         rates = {"render": render,
                  "train_vit": train_rate(args.model, images, args.steps, args.batch),

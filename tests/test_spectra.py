@@ -236,6 +236,23 @@ def test_every_model_trains_and_is_scored_on_the_same_test_objects(tiny, model, 
         assert any(r.getMessage().startswith(f"{model} s0: step 4/4 loss") for r in caplog.records)
 
 
+def test_a_spectromer_draws_with_its_own_settings(tiny):
+    from astroflow.spectra.evaluate import load
+    from astroflow.spectra.train import model_inputs
+
+    drawing = {"kind": "rows", "rows": 8, "clip": 1.0}
+    train("spectromer-micro", 0, tiny / "s.zarr", tiny / "split.parquet", tiny / "rows.pt", tiny / "rows.csv",
+          tiny / "rows", {"max_steps": 2, "eval_every": 2, "batch_size": 8,
+                          "model_overrides": {"spectromer-micro": drawing}}, threads=1)
+    card, _ = load(tiny / "rows.pt")
+    assert {k: card.settings[k] for k in drawing} == drawing
+    ds, rows = open_store(tiny / "s.zarr"), np.arange(3)
+    size = card.settings["image_size"]
+    images = model_inputs(ds, card, rows)
+    np.testing.assert_array_equal(images, inputs.images(ds, rows, "rows", size, card.settings["line_width"], 8, 1.0))
+    assert (images != inputs.images(ds, rows, "line", size, card.settings["line_width"])).any()
+
+
 def test_spectra_predict_cli_names_unreadable_files(tiny, tmp_path, capsys):
     model = tiny / "spectrum-cnn" / "model.pt"
     if not model.exists():

@@ -1,4 +1,4 @@
-"""Spectrum images: the three kinds, channel semantics, gaps, bad input, and the fast renderer against matplotlib."""
+"""Spectrum images: the four kinds, channel semantics, gaps, bad input, and the fast renderer against matplotlib."""
 import numpy as np
 import pytest
 
@@ -23,7 +23,7 @@ def mean_row(drawn: np.ndarray) -> np.ndarray:
 
 def test_kinds_give_rgb_images_of_the_requested_size():
     flux = np.random.default_rng(0).normal(1, 0.1, (3, 600))
-    for kind in ("line", "segments", "derivatives"):
+    for kind in ("line", "segments", "derivatives", "rows"):
         images = render_spectra(flux, LOGLAM, kind=kind)
         assert images.shape == (3, 224, 224, 3) and images.dtype == np.uint8
     assert render_spectra(flux, LOGLAM, size=(64, 128)).shape == (3, 64, 128, 3)
@@ -51,6 +51,38 @@ def test_segments_put_each_third_of_the_range_in_its_own_channel():
         assert rows.max() - rows.min() > 0.8 * (bottom - top)
         # Each third spans the full width.
         assert lit(image[..., k])[:, 8:103].any(axis=0).all()
+
+
+def test_rows_wrap_the_range_into_bands_top_to_bottom():
+    size, bands = 120, 4
+    image = render_spectra(LOGLAM, LOGLAM, kind="rows", rows=bands, size=size)[0]  # flux rising with wavelength
+    assert (image[..., 0] == image[..., 1]).all()  # black on white, like the line plot
+    drawn = image[..., 0] < 128
+    columns = np.arange(10, size - 10)
+    x_local = (columns + 0.5) / size * 1.1 - 0.05
+    for k in range(bands):
+        # Part k of the range, on the whole spectrum's scale, inside band k from the top (a tenth of it as margin).
+        y = ((bands - 1 - k) + 0.1 + 0.8 * (k + x_local) / bands) / bands
+        expected = (1.05 - y) / 1.1 * size - 0.5
+        top, bottom = int((1.05 - (bands - k) / bands) / 1.1 * size), int((1.05 - (bands - 1 - k) / bands) / 1.1 * size)
+        band = np.zeros_like(drawn)
+        band[top:bottom] = drawn[top:bottom]
+        np.testing.assert_allclose(mean_row(band)[columns], expected, atol=1.0)
+    with pytest.raises(ValueError, match="rows"):
+        render_spectra(LOGLAM, LOGLAM, kind="rows", rows=0, size=size)
+
+
+def test_clip_keeps_a_cosmic_ray_from_squashing_the_spectrum():
+    flux = np.linspace(1, 2, 600)
+    flux[300] = 1000.0
+    height = {}
+    for clip in (0.0, 1.0):
+        drawn = render_spectra(flux, LOGLAM, clip=clip, size=100)[0, ..., 0] < 128
+        rows = np.nonzero(np.delete(drawn, np.s_[45:55], axis=1).any(axis=1))[0]
+        height[clip] = rows.max() - rows.min()
+    assert height[0.0] < 5 and height[1.0] > 80  # min-max: a flat line at the bottom; clipped: the whole ramp
+    with pytest.raises(ValueError, match="clip"):
+        render_spectra(flux, LOGLAM, clip=50)
 
 
 def test_derivatives_fill_the_channels_with_flux_slope_and_curvature():
@@ -105,7 +137,7 @@ def test_per_spectrum_wavelength_grids():
     np.testing.assert_array_equal(images[0], images[1])  # each drawn on its own range
 
 
-@pytest.mark.parametrize("kind", ["line", "segments", "derivatives"])
+@pytest.mark.parametrize("kind", ["line", "segments", "derivatives", "rows"])
 def test_fast_renderer_agrees_with_matplotlib(kind):
     rng = np.random.default_rng(2)
     lam = 10**LOGLAM

@@ -70,14 +70,22 @@ def features(ds: xr.Dataset, index: np.ndarray, factor: int) -> np.ndarray:
     return binned(norm, np.where(good, ivar, 0.0), good, factor)[0]
 
 
-def images(ds: xr.Dataset, index: np.ndarray, kind: str, size: int, line_width: float = 1.0) -> np.ndarray:
-    """(objects, size, size, 3) uint8 spectrum images (represent/spectrum_images.py) of binned spectra."""
+def images(ds: xr.Dataset, index: np.ndarray, kind: str, image_size: int, line_width: float = 1.0, rows: int = 4,
+           clip: float = 0.0) -> np.ndarray:
+    """(objects, image_size, image_size, 3) uint8 spectrum images (represent/spectrum_images.py) of binned spectra,
+    three bins per drawn column (``rows`` columns per image column for kind ``"rows"``)."""
     flux, ivar, mask = _arrays(ds, index)
     norm, good = normalised(flux, ivar, mask)
-    factor = max(1, flux.shape[1] // (3 * size))
+    factor = max(1, flux.shape[1] // (3 * image_size * (rows if kind == "rows" else 1)))
     mean, _weight, ok = binned(norm, np.where(good, ivar, 0.0), good, factor)
     loglam = ds["loglam"].values[: mean.shape[1] * factor].reshape(-1, factor).mean(axis=1)
-    return render_spectra(mean, loglam, mask=(~ok).astype(np.uint8), kind=kind, size=size, line_width=line_width)
+    return render_spectra(mean, loglam, mask=(~ok).astype(np.uint8), kind=kind, size=image_size,
+                          line_width=line_width, rows=rows, clip=clip)
+
+
+def drawing(settings: dict) -> dict:
+    """The keyword arguments of :func:`images` among a Spectromer's settings (a card's, or its config's fields)."""
+    return {k: settings[k] for k in ("kind", "image_size", "line_width", "rows", "clip") if k in settings}
 
 
 def _arrays(ds: xr.Dataset, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

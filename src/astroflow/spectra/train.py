@@ -79,8 +79,7 @@ def model_inputs(ds: xr.Dataset, card: SpectrumCard, rows: np.ndarray) -> np.nda
     if card.model in BASELINES:
         return inputs.features(ds, rows, card.features_bin)
     if input_key(card) == "image":
-        return inputs.images(ds, rows, card.settings["kind"], card.settings["image_size"],
-                             card.settings["line_width"])
+        return inputs.images(ds, rows, **inputs.drawing(card.settings))
     return inputs.vectors(ds, rows)
 
 

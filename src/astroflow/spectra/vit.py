@@ -20,6 +20,8 @@ class SpectromerConfig:
     image_size: int = 224
     kind: str = "segments"  # spectrum drawing (represent/spectrum_images.py KINDS)
     line_width: float = 1.0  # pixels
+    rows: int = 4  # bands of kind "rows"
+    clip: float = 0.0  # flux scale from this percentile to 100 - clip (0: min to max)
     embed_dim: int | None = None
     depth: int | None = None
     num_heads: int | None = None
