@@ -242,7 +242,7 @@ def test_a_spectromer_draws_with_its_own_settings(tiny):
 
     drawing = {"kind": "rows", "rows": 8, "clip": 1.0}
     train("spectromer-micro", 0, tiny / "s.zarr", tiny / "split.parquet", tiny / "rows.pt", tiny / "rows.csv",
-          tiny / "rows", {"max_steps": 2, "eval_every": 2, "batch_size": 8,
+          tiny / "rows", {"max_steps": 2, "eval_every": 2, "batch_size": 8, "augment_copies": 1,
                           "model_overrides": {"spectromer-micro": drawing}}, threads=1)
     card, _ = load(tiny / "rows.pt")
     assert {k: card.settings[k] for k in drawing} == drawing
@@ -251,6 +251,16 @@ def test_a_spectromer_draws_with_its_own_settings(tiny):
     images = model_inputs(ds, card, rows)
     np.testing.assert_array_equal(images, inputs.images(ds, rows, "rows", size, card.settings["line_width"], 8, 1.0))
     assert (images != inputs.images(ds, rows, "line", size, card.settings["line_width"])).any()
+
+
+def test_noisy_copies_differ_by_each_pixels_own_noise(tiny):
+    ds, rows = open_store(tiny / "s.zarr"), np.arange(20)
+    flux, ivar, mask = inputs._arrays(ds, rows)
+    noisy, _, _ = inputs._arrays(ds, rows, np.random.default_rng(0))
+    good = inputs.good_pixels(ivar, mask)
+    pull = (noisy - flux)[good] * np.sqrt(ivar[good])
+    assert abs(pull.std() - 1) < 0.02 and abs(pull.mean()) < 0.02
+    np.testing.assert_array_equal(noisy[~good], flux[~good])
 
 
 def test_spectra_predict_cli_names_unreadable_files(tiny, tmp_path, capsys):

@@ -57,9 +57,10 @@ def binned(flux: np.ndarray, ivar: np.ndarray, good: np.ndarray,
     return mean.astype(np.float32), total.astype(np.float32), total > 0
 
 
-def vectors(ds: xr.Dataset, index: np.ndarray) -> np.ndarray:
-    """(objects, 2, pixels) float32: normalised flux and the good-pixel mask, for the 1-D CNN."""
-    flux, good = normalised(*_arrays(ds, index))
+def vectors(ds: xr.Dataset, index: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """(objects, 2, pixels) float32: normalised flux and the good-pixel mask, for the 1-D CNN (noisy copies with
+    ``rng``: :func:`_arrays`)."""
+    flux, good = normalised(*_arrays(ds, index, rng))
     return np.stack([flux, good.astype(np.float32)], axis=1)
 
 
@@ -71,10 +72,11 @@ def features(ds: xr.Dataset, index: np.ndarray, factor: int) -> np.ndarray:
 
 
 def images(ds: xr.Dataset, index: np.ndarray, kind: str, image_size: int, line_width: float = 1.0, rows: int = 4,
-           clip: float = 0.0) -> np.ndarray:
+           clip: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
     """(objects, image_size, image_size, 3) uint8 spectrum images (represent/spectrum_images.py) of binned spectra,
-    three bins per drawn column (``rows`` columns per image column for kind ``"rows"``)."""
-    flux, ivar, mask = _arrays(ds, index)
+    three bins per drawn column (``rows`` columns per image column for kind ``"rows"``); noisy copies with ``rng``
+    (:func:`_arrays`)."""
+    flux, ivar, mask = _arrays(ds, index, rng)
     norm, good = normalised(flux, ivar, mask)
     factor = max(1, flux.shape[1] // (3 * image_size * (rows if kind == "rows" else 1)))
     mean, _weight, ok = binned(norm, np.where(good, ivar, 0.0), good, factor)
@@ -88,9 +90,16 @@ def drawing(settings: dict) -> dict:
     return {k: settings[k] for k in ("kind", "image_size", "line_width", "rows", "clip") if k in settings}
 
 
-def _arrays(ds: xr.Dataset, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _arrays(ds: xr.Dataset, index: np.ndarray,
+            rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flux, ivar and mask of objects ``index``; with ``rng``, a noisy copy for augmentation: every good pixel's
+    flux plus a normal draw of its own standard deviation (1 / sqrt(ivar)), as a second exposure would differ."""
     sel = ds.isel(object=np.asarray(index))
-    return sel["flux"].values, sel["ivar"].values, sel["mask"].values
+    flux, ivar, mask = sel["flux"].values, sel["ivar"].values, sel["mask"].values
+    if rng is not None:
+        sigma = np.where(good_pixels(ivar, mask), 1 / np.sqrt(np.where(ivar > 0, ivar, 1.0)), 0.0)
+        flux = flux + rng.normal(size=flux.shape) * sigma
+    return flux, ivar, mask
 
 
 def targets(ds: xr.Dataset, classes: list[str], subclasses: list[str], regression: list[str],

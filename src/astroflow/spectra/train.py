@@ -36,6 +36,7 @@ class SpectraTrainConfig(TrainConfig):
     regression: list[str] = field(default_factory=lambda: ["z", "teff", "logg", "feh"])
     log1p_z: bool = True  # regress log(1 + z) rather than z
     regression_weight: float = 1.0  # weight of the regression loss beside the two cross-entropies
+    augment_copies: int = 0  # networks: noisy copies of every training spectrum (inputs._arrays) batches also draw
     features_bin: int = 8  # baselines: pixels averaged per feature
     forest_trees: int = 100
     svm_c: float = 10.0
@@ -74,13 +75,14 @@ def label_names(ds: xr.Dataset, rows: np.ndarray) -> tuple[list[str], list[str]]
     return sorted(map(str, set(spec_class))), sorted(map(str, set(sub)))
 
 
-def model_inputs(ds: xr.Dataset, card: SpectrumCard, rows: np.ndarray) -> np.ndarray:
-    """What the card's model reads for objects ``rows``."""
+def model_inputs(ds: xr.Dataset, card: SpectrumCard, rows: np.ndarray,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+    """What the card's model reads for objects ``rows`` (networks: noisy copies with ``rng``)."""
     if card.model in BASELINES:
         return inputs.features(ds, rows, card.features_bin)
     if input_key(card) == "image":
-        return inputs.images(ds, rows, **inputs.drawing(card.settings))
-    return inputs.vectors(ds, rows)
+        return inputs.images(ds, rows, **inputs.drawing(card.settings), rng=rng)
+    return inputs.vectors(ds, rows, rng)
 
 
 def input_key(card: SpectrumCard) -> str:
@@ -107,7 +109,8 @@ def make_card(name: str, ds: xr.Dataset, train_rows: np.ndarray, config: Spectra
 
 class SpectraTask:
     """A step: class and subclass cross-entropy plus the masked mean squared error of the standardised regression
-    targets, on a random batch of training objects; validation is the same loss on the validation objects."""
+    targets, on a random batch of training objects, each in a random one of its copies ``x`` (copies, objects, ...);
+    validation is the same loss on the validation objects as they are (copy 0)."""
 
     monitor = "loss"
 
@@ -120,11 +123,11 @@ class SpectraTask:
         self.targets = {**targets, "regression": (targets["regression"] - mean) / std}
         self.batch_size, self.weight = batch_size, regression_weight
 
-    def _rows(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        return {self.key: self.x[rows], **{k: v[rows] for k, v in self.targets.items()}}
+    def _rows(self, rows: np.ndarray, copies: np.ndarray | int = 0) -> dict[str, np.ndarray]:
+        return {self.key: self.x[copies, rows], **{k: v[rows] for k, v in self.targets.items()}}
 
     def batch(self, rng: np.random.Generator, step: int) -> dict[str, np.ndarray]:
-        return self._rows(rng.choice(self.train, self.batch_size))
+        return self._rows(rng.choice(self.train, self.batch_size), rng.integers(len(self.x), size=self.batch_size))
 
     def _losses(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         class_logits, sub_logits, regression = model(batch).float().split(self.sizes, dim=1)
@@ -165,9 +168,12 @@ def train(name: str, seed: int, store: str | Path, split_path: str | Path, out_m
     if name in BASELINES:
         return fit_baseline(card, ds, train_rows, out_model, out_metrics, threads)
     rows = np.concatenate([train_rows, val_rows])
-    x = np.empty((len(ds["object_id"]), *model_inputs(ds, card, rows[:1]).shape[1:]),
+    x = np.empty((1 + config.augment_copies, len(ds["object_id"]), *model_inputs(ds, card, rows[:1]).shape[1:]),
                  dtype=np.uint8 if input_key(card) == "image" else np.float32)
-    x[rows] = model_inputs(ds, card, rows)
+    x[0, rows] = model_inputs(ds, card, rows)
+    noise = np.random.default_rng([seed, 1])
+    for copy in x[1:]:
+        copy[train_rows] = model_inputs(ds, card, train_rows, noise)
     task = SpectraTask(x, inputs.targets(ds, card.classes, card.subclasses, card.regression, card.log1p_z),
                        train_rows, val_rows, card, config.batch_size, config.regression_weight)
     torch.manual_seed(seed)
