@@ -30,6 +30,7 @@ class SpectraTrainConfig(TrainConfig):
 
     max_steps: int = 400
     batch_size: int = 32
+    lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_steps: int = 30
     patience: int = 0

@@ -51,8 +51,9 @@ class Spectromer(nn.Module):
 
 
 PRESETS = {
+    # The spectrum wrapped into 8 bands of 8 pixels, one row of patches each: 512 columns of the 4648-pixel grid.
     "spectromer-micro": SpectromerConfig("vit_tiny_patch16_224", image_size=64, embed_dim=64, depth=3, num_heads=2,
-                                         patch_size=8, drop_path_rate=0.0, kind="line",
+                                         patch_size=8, drop_path_rate=0.0, kind="rows", rows=8, clip=1.0,
                                          line_width=2.0),
     "spectromer-tiny": SpectromerConfig("vit_tiny_patch16_224"),
     "spectromer-base": SpectromerConfig("vit_base_patch16_224"),
