@@ -62,3 +62,11 @@ def test_stage_settings_defaults_are_the_schemas():
         made = dataclasses.asdict(settings())
         assert {k: made[k] for k in defaults} == defaults, section
         assert set(made) - set(defaults) <= {"layer_decay", "seed"}, section  # layer_decay: image models' finetune
+
+
+def test_spectra_train_defaults_are_the_schemas():
+    from astroflow.spectra.train import SpectraTrainConfig
+
+    schema = SCHEMA["properties"]["spectra"]["properties"]["train"]["properties"]
+    made = dataclasses.asdict(SpectraTrainConfig())
+    assert {k: made[k] for k in schema} == {k: v["default"] for k, v in schema.items()}
