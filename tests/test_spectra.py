@@ -253,6 +253,16 @@ def test_a_spectromer_draws_with_its_own_settings(tiny):
     assert (images != inputs.images(ds, rows, "line", size, card.settings["line_width"])).any()
 
 
+@pytest.mark.parametrize("bad,key", [({"kind": "waterfall"}, "kind"), ({"rows": 0}, "rows"),
+                                     ({"rows": 2.5}, "rows"), ({"clip": 50}, "clip")])
+def test_bad_drawing_settings_name_their_key(bad, key):
+    from astroflow.errors import ConfigError
+    from astroflow.spectra.models import network_settings
+
+    with pytest.raises(ConfigError, match=f"spectra.model_overrides.spectromer-micro.{key}"):
+        network_settings("spectromer-micro", bad, 3)
+
+
 def test_noisy_copies_differ_by_each_pixels_own_noise(tiny):
     ds, rows = open_store(tiny / "s.zarr"), np.arange(20)
     flux, ivar, mask = inputs._arrays(ds, rows)

@@ -65,4 +65,19 @@ def network_settings(name: str, overrides: dict, n_outputs: int) -> dict:
     unknown = set(overrides) - {f.name for f in fields(preset)}
     if unknown:
         raise ConfigError(f"spectra.model_overrides.{name}", f"unknown settings {sorted(unknown)}")
-    return asdict(replace(preset, **overrides, n_outputs=n_outputs))
+    settings = asdict(replace(preset, **overrides, n_outputs=n_outputs))
+    if isinstance(preset, vit.SpectromerConfig):
+        _check_drawing(settings, f"spectra.model_overrides.{name}")
+    return settings
+
+
+def _check_drawing(settings: dict, key: str) -> None:
+    """How a Spectromer draws spectra: a known kind, 1 to image_size rows, a clip percentile in [0, 50)."""
+    from astroflow.represent.spectrum_images import KINDS
+
+    if settings["kind"] not in KINDS:
+        raise ConfigError(f"{key}.kind", f"{settings['kind']!r} is not one of {KINDS}")
+    if not (isinstance(settings["rows"], int) and 1 <= settings["rows"] <= settings["image_size"]):
+        raise ConfigError(f"{key}.rows", f"must be a whole number from 1 to image_size, not {settings['rows']!r}")
+    if not 0 <= settings["clip"] < 50:
+        raise ConfigError(f"{key}.clip", f"must be a percentile in [0, 50), not {settings['clip']!r}")
