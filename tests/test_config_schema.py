@@ -70,3 +70,13 @@ def test_spectra_train_defaults_are_the_schemas():
     schema = SCHEMA["properties"]["spectra"]["properties"]["train"]["properties"]
     made = dataclasses.asdict(SpectraTrainConfig())
     assert {k: made[k] for k in schema} == {k: v["default"] for k, v in schema.items()}
+
+
+def test_a_spectra_data_set_of_files_is_not_given_a_simulator():
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["spectra"]["datasets"]["real"] = {"format": "sdss", "path": "spectra/sdss"}
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    assert "simulate" not in config["spectra"]["datasets"]["real"]
+    assert config["spectra"]["datasets"]["specsim"]["simulate"]["snr"] == [2.0, 30.0]  # defaults still filled in
