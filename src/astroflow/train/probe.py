@@ -39,9 +39,11 @@ def scores(true: np.ndarray, predicted: np.ndarray) -> dict:
             "within_10_percent": float(np.mean(np.abs(error) < NEAR)), "n_objects": len(true)}
 
 
-def _enough(period: np.ndarray, role: np.ndarray) -> bool:
+def _sides(period: np.ndarray, role: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pool and test objects with a period, or None when either side has fewer than MIN_OBJECTS."""
     periodic = np.isfinite(period) & (period > 0)
-    return min(np.sum(periodic & (role == "pool")), np.sum(periodic & (role == "test"))) >= MIN_OBJECTS
+    fit, test = np.flatnonzero(periodic & (role == "pool")), np.flatnonzero(periodic & (role == "test"))
+    return (fit, test) if min(len(fit), len(test)) >= MIN_OBJECTS else None
 
 
 def fit_probe(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
@@ -70,13 +72,15 @@ def period_probe(embeddings_path: str | Path, store_path: str | Path, split_path
     same_objects(features["object_id"], store.objects["object_id"], features_path, store_path)
     periodogram = best_period(features, store.bands).astype(np.float64)
     role = roles(store, split_path)
-    known = "period" in store.objects and _enough(store.objects["period"].to_numpy(dtype=np.float64), role)
-    period = store.objects["period"].to_numpy(dtype=np.float64) if known else periodogram
-    if not _enough(period, role):
+    period = store.objects["period"].to_numpy(dtype=np.float64) if "period" in store.objects else periodogram
+    sides = _sides(period, role)
+    known = sides is not None and period is not periodogram
+    if not known:
+        period, sides = periodogram, _sides(periodogram, role)
+    if sides is None:
         raise InputError(store_path, f"has fewer than {MIN_OBJECTS} pool or test objects with a period: too few "
                                      "to probe the embeddings for it")
-    periodic = np.isfinite(period) & (period > 0)
-    fit, test = np.flatnonzero(periodic & (role == "pool")), np.flatnonzero(periodic & (role == "test"))
+    fit, test = sides
     y = np.log10(period)
     values = ds["embedding"].values.astype(np.float64)
     inputs = {f"layer {k}": values[:, k] for k in range(values.shape[1])}
