@@ -5,4 +5,5 @@ from astroflow.stellar.posterior import PriorConfig
 with logged(snakemake.log[0]):
     holdback(snakemake.input.models, snakemake.input.tables, PriorConfig(**snakemake.params.posterior),
              snakemake.input.samples, snakemake.input.calibration_points, snakemake.output.predictions,
-             snakemake.output.metrics, snakemake.output.calibration, threads=snakemake.threads)
+             snakemake.output.metrics, snakemake.output.calibration, snakemake.params.grid,
+             threads=snakemake.threads)

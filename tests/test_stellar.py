@@ -9,9 +9,10 @@ import torch
 from astroflow.cli import main
 from astroflow.errors import ConfigError, InputError
 from astroflow.stellar import model as nets
-from astroflow.stellar.evaluate import benchmarks, holdback
+from astroflow.stellar.evaluate import benchmarks, holdback, scores, within_truth_error
 from astroflow.stellar.grids import CalibrationConfig, GridConfig, build, load_grid
 from astroflow.stellar.posterior import PriorConfig, StelNet, finite_percentiles, imf, mixture_quantiles
+from astroflow.stellar.stars import InputErrors, estimate
 
 GRID = GridConfig(samples=300, mass_range=[0.3, 5.0])
 CALIBRATION = CalibrationConfig(points=150)
@@ -240,13 +241,16 @@ def test_intervals_carry_the_model_error_measured_on_held_back_tracks(trained, t
     grid, models = root / "grid", sorted((root / "models").glob("*/g*.pt"))
     metrics = holdback(models, grid / "tables.npz", PriorConfig(draws=5), grid / "samples.parquet",
                        grid / "calibration_points.parquet", tmp_path / "held.parquet", tmp_path / "metrics.json",
-                       tmp_path / "calibration.parquet")
+                       tmp_path / "calibration.parquet", "mist")
     errors = pd.read_parquet(tmp_path / "calibration.parquet")
     assert {"error_log_age", "error_log_mass"} <= set(errors) and (errors[["error_log_age", "error_log_mass"]] >= 0).all().all()
     for branch in ("pre", "post"):
         calibrated, plain = (metrics[branch][k]["log_mass"]["coverage_16_84"] for k in ("mixture", "ensemble_only"))
         assert calibrated > plain
         assert metrics[branch]["model_error_median"]["log_mass"] > 0
+        # scored again with the trained grid's own tracks alone (MIST at [Fe/H] 0 of the six sets)
+        assert metrics[branch]["mixture_own_grid"]["log_mass"]["n"] == metrics[branch]["points"]
+        assert metrics[branch]["mixture_own_grid"] != metrics[branch]["mixture"]
     x = np.array([[3.76, 0.0], [3.6, -0.8]])
     plain = stelnet(root, draws=20).posterior(x, np.zeros_like(x))
     calibrated = StelNet(models, grid / "tables.npz", PriorConfig(draws=20), tmp_path / "calibration.parquet")
@@ -258,9 +262,64 @@ def test_intervals_carry_the_model_error_measured_on_held_back_tracks(trained, t
     (tmp_path / "calibration.parquet").rename(root / "evaluate" / "calibration.parquet")
     pd.DataFrame({"log_teff": x[:, 0], "log_lum": x[:, 1]}).to_csv(tmp_path / "stars.csv", index=False)
     assert main(["stellar", str(tmp_path / "stars.csv"), "--models", str(root), "--out", str(tmp_path / "o.csv"),
-                 "--draws", "20"]) == 0
+                 "--draws", "20", "--teff-error", "0", "--lum-error", "0"]) == 0  # as the exact stars above
     np.testing.assert_allclose(pd.read_csv(tmp_path / "o.csv")["log_mass_p16"], wide["log_mass_p16"])
     (root / "evaluate" / "calibration.parquet").unlink()
+
+
+def test_stars_without_errors_get_the_default_recorded_and_warned(trained, tmp_path, caplog):
+    root, _ = trained
+    stars = pd.DataFrame({"teff": [5772.0, 5772.0, 4500.0], "lum": [1.0, 1.0, 0.3],
+                          "lum_err": [0.023, np.nan, 0.023]})  # no Teff errors; one L error empty
+    with caplog.at_level("WARNING", logger="astroflow"):
+        out = estimate(stelnet(root, draws=30), stars, "stars.csv")
+    np.testing.assert_allclose(out["input_error_log_teff"], 0.05 / np.log(10))
+    np.testing.assert_allclose(out["input_error_log_l"], [0.023 / np.log(10), 0.1, 0.023 / 0.3 / np.log(10)])
+    assert out["input_error_default"].tolist() == ["log_teff", "log_teff log_l", "log_teff"]
+    assert "3 of 3 stars have no log_teff error" in caplog.text and "1 of 3 stars have no log_l error" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="astroflow"):
+        none = estimate(stelnet(root, draws=30), stars, "stars.csv", defaults=InputErrors(0.0, 0.0))
+    assert (none["input_error_log_teff"] == 0).all()
+    width = (out["log_mass_p84"] - out["log_mass_p16"]).to_numpy()
+    assert (width > (none["log_mass_p84"] - none["log_mass_p16"]).to_numpy()).all()  # not falsely narrow
+    given = stars.assign(teff_err=50.0, lum_err=0.023)
+    assert estimate(stelnet(root, draws=30), given)["input_error_default"].tolist() == ["", "", ""]
+    stars.drop(columns="lum_err").to_csv(tmp_path / "stars.csv", index=False)
+    assert main(["stellar", str(tmp_path / "stars.csv"), "--models", str(root), "--out", str(tmp_path / "o.csv"),
+                 "--draws", "5", "--teff-error", "0.02", "--lum-error", "0.2"]) == 0
+    table = pd.read_csv(tmp_path / "o.csv")
+    np.testing.assert_allclose(table[["input_error_log_teff", "input_error_log_l"]], [[0.02 / np.log(10), 0.2]] * 3)
+    with pytest.raises(ConfigError, match="stellar.input_errors.log_lum"):
+        InputErrors(log_lum=-0.1)
+
+
+def test_input_error_defaults_are_the_schemas():
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    section = schema["properties"]["stellar"]["properties"]["input_errors"]["properties"]
+    assert dataclasses.asdict(InputErrors()) == {k: v["default"] for k, v in section.items()}
+
+
+def test_coverage_with_the_truths_error_widens_the_interval_in_quadrature():
+    p16, p50, p84 = np.array([0.8]), np.array([1.0]), np.array([1.1])  # asymmetric: 0.2 below, 0.1 above
+    truth = np.array([1.0 + 0.15, 1.0 - 0.25, 1.0 + 0.15, 1.0 - 0.25, 1.0 + 0.05, 1.0 + 0.15])
+    err = np.array([0.1, 0.1, 0.0, 0.2, np.nan, np.nan])
+    # above: sqrt(0.1^2 + 0.1^2) = 0.141 < 0.15; below: sqrt(0.2^2 + 0.1^2) = 0.224 < 0.25; no error: p16..p84
+    assert within_truth_error(p16, p50, p84, truth, err).tolist() == [False, False, False, True, True, False]
+    assert within_truth_error(p16, p50, p84, np.array([1.14]), np.array([0.1])).tolist() == [True]
+    pred = pd.DataFrame({f"{name}_p{q}": [v, v, v, v] for name in ("log_mass", "log_age")
+                         for q, v in ((16, 0.8), (50, 1.0), (84, 1.1))})
+    truths = pd.DataFrame({"true_log_mass_err": [0.1, 0.1, 0.0, 0.0], "true_log_age_err": [0.0] * 4})
+    out = scores(pred, [1.05, 1.05, 1.05, 1.05], [1.14, 0.74, 1.14, 1.05], truths)
+    assert out["log_mass"]["coverage_16_84"] == 0.25 and out["log_mass"]["coverage_16_84_with_truth_error"] == 0.5
+    assert out["log_age"]["coverage_16_84_with_truth_error"] == out["log_age"]["coverage_16_84"] == 1.0
+    assert out["log_mass"]["truth_error_median"] == pytest.approx(0.05)
+    assert "coverage_16_84_with_truth_error" not in scores(pred, [1.0] * 4, [1.0] * 4)["log_mass"]
 
 
 @pytest.mark.realdata
@@ -275,4 +334,10 @@ def test_benchmark_tables_are_read_and_scored(trained, realdata_dir, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["fgk"]["stars"] == 13
     assert metrics["fgk"]["log_mass"]["n"] >= 10  # the benchmark stars lie on the grid (0.3-5 Msun here)
     assert metrics["tess_gr"]["stars"] == 347 and metrics["onc"]["stars"] == 1616
+    for name in ("fgk", "tess_gr", "david_hillenbrand"):  # the truths' own errors: positive, in dex
+        assert 0 < metrics[name]["log_mass"]["truth_error_median"] < 0.1, name
+        assert metrics[name]["log_mass"]["coverage_16_84_with_truth_error"] >= metrics[name]["log_mass"]["coverage_16_84"]
+    assert "coverage_16_84_with_truth_error" not in metrics["onc"]["log_mass"]  # no truth errors
+    assert metrics["onc"]["input_error_default"] == {"log_teff": 593, "log_l": 593}  # its stars with Teff and L
+    assert metrics["fgk"]["input_error_default"] == {"log_teff": 0, "log_l": 0}
     assert (tmp_path / "tables" / "fgk.parquet").exists() and len(pd.read_parquet(tmp_path / "examples.parquet"))

@@ -94,10 +94,10 @@ def classified(table):
 
 def _stellar(args) -> None:
     """Masses and ages of the stars in a table, from a trained StelNet (results/stellar/<grid>)."""
-    from astroflow.stellar.stars import estimate_file
+    from astroflow.stellar.stars import InputErrors, estimate_file
 
     table = estimate_file(args.table, args.models, args.out, json.loads(args.columns) if args.columns else None,
-                          draws=args.draws, seed=args.seed)
+                          draws=args.draws, seed=args.seed, defaults=InputErrors(args.teff_error, args.lum_error))
     flagged = table["note"] != ""
     print(f"{int((~flagged).sum())} stars estimated, {int(flagged.sum())} not (see the note column); wrote {args.out}")
     if flagged.any():
@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--passes", type=int, default=10, help="stochastic passes of the uncertainty method (T)")
     p.add_argument("--member", action="append", help="another model of the ensemble (repeat for each)")
     p.set_defaults(run=_predict)
+    from astroflow.stellar.stars import InputErrors
+
     p = sub.add_parser("stellar", help="masses and ages (with 16-84%% intervals) of stars from Teff and L")
     p.add_argument("table", help="CSV or parquet with teff or log_teff, lum or log_lum (Lsun), optional *_err and feh")
     p.add_argument("--models", default="results/stellar/mist", help="a trained StelNet folder (results/stellar/<grid>)")
@@ -163,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--columns", help="JSON mapping of the names above to your columns, e.g. '{\"teff\": \"T_eff\"}'")
     p.add_argument("--draws", type=int, default=50, help="input-error draws per star (each through every member)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--teff-error", type=float, default=InputErrors.teff_fraction, metavar="FRACTION",
+                   help="sigma(Teff)/Teff of stars without a Teff error (default %(default)s; 0: none)")
+    p.add_argument("--lum-error", type=float, default=InputErrors.log_lum, metavar="DEX",
+                   help="sigma(log10 L) of stars without an L error (default %(default)s dex; 0: none)")
     p.set_defaults(run=_stellar)
     p = sub.add_parser("spectra-predict", help="class, subclass and redshift of spectrum files with a spectrum model")
     p.add_argument("model", help="a trained spectrum model (results/<dataset>/spectra/train/.../model.pt or .joblib)")

@@ -91,6 +91,7 @@ rule stellar_evaluate:
         calibration=f"{STELLAR}/evaluate/calibration.parquet",
     params:
         posterior=canonical(STELLAR_CONFIG["posterior"]),
+        grid=STELLAR_CONFIG["grid"]["name"],
     log:
         f"{STELLAR_LOGS}/evaluate.log",
     benchmark:
@@ -117,6 +118,7 @@ rule stellar_benchmark:
         metrics=f"{STELLAR}/benchmarks/metrics.json",
     params:
         posterior=canonical(STELLAR_CONFIG["posterior"]),
+        input_errors=canonical(STELLAR_CONFIG["input_errors"]),
     log:
         f"{STELLAR_LOGS}/benchmark.log",
     benchmark:
