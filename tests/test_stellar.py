@@ -340,4 +340,5 @@ def test_benchmark_tables_are_read_and_scored(trained, realdata_dir, tmp_path):
     assert "coverage_16_84_with_truth_error" not in metrics["onc"]["log_mass"]  # no truth errors
     assert metrics["onc"]["input_error_default"] == {"log_teff": 593, "log_l": 593}  # its stars with Teff and L
     assert metrics["fgk"]["input_error_default"] == {"log_teff": 0, "log_l": 0}
+    assert metrics["onc"]["no_input_error"]["log_mass"]["n"] == metrics["onc"]["log_mass"]["n"]  # the same stars
     assert (tmp_path / "tables" / "fgk.parquet").exists() and len(pd.read_parquet(tmp_path / "examples.parquet"))

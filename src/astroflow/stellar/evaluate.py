@@ -15,7 +15,7 @@ from astroflow.errors import InputError
 from astroflow.logs import log
 from astroflow.stellar.grids import BRANCHES, OUTPUTS, read_samples
 from astroflow.stellar.posterior import Calibration, PriorConfig, StelNet
-from astroflow.stellar.stars import InputErrors, estimate, read_table, write_table
+from astroflow.stellar.stars import InputErrors, estimate, model_inputs, read_table, write_table
 
 LN10 = np.log(10)
 
@@ -194,7 +194,8 @@ def benchmarks(model_paths: list[str], tables_path: str | Path, prior: PriorConf
                          "input_error_default": {i: sum(i in d.split() for d in pred["input_error_default"])
                                                  for i in net.inputs},
                          **scores(pred, stars["true_log_age"], stars["true_log_mass"], truth_errors),
-                         "own_branch": branch_scores(pred, branch, stars["true_log_age"], stars["true_log_mass"])}
+                         "own_branch": branch_scores(pred, branch, stars["true_log_age"], stars["true_log_mass"]),
+                         "no_input_error": _without_input_errors(net, stars, name)}
         log.info("%s: %s", name, metrics[name])
         examples.append(_examples(net, stars, name, n_examples, input_errors))
     write_table(pd.concat(examples, ignore_index=True), examples_path)
@@ -202,10 +203,18 @@ def benchmarks(model_paths: list[str], tables_path: str | Path, prior: PriorConf
     return metrics
 
 
+def _without_input_errors(net: StelNet, stars: pd.DataFrame, name: str) -> dict:
+    """Scores of the posterior with no input errors (model error and ensemble alone): where a table's truths are
+    isochrone fits to the same Teff and L, they share the measurement's error, so only the models' difference is
+    tested, and this is the coverage that tests it."""
+    x, _, note, _ = model_inputs(stars, net.inputs, name)
+    usable = note == ""
+    pred = net.posterior(x[usable], np.zeros_like(x[usable]))
+    return scores(pred, stars.loc[usable, "true_log_age"], stars.loc[usable, "true_log_mass"])
+
+
 def _examples(net: StelNet, stars: pd.DataFrame, name: str, n: int, input_errors: InputErrors | None) -> pd.DataFrame:
     """Posterior draws of the first ``n`` stars with a truth (a figure's data: draws against the true value)."""
-    from astroflow.stellar.stars import model_inputs
-
     pick = stars[np.isfinite(stars["true_log_mass"])].head(n)
     x, sigma, note, _ = model_inputs(pick, net.inputs, name, defaults=input_errors)
     keep = note == ""

@@ -127,9 +127,10 @@ def estimate(net, table: pd.DataFrame, source: str | Path = "table", columns: di
     defaulted &= usable[:, None]
     for i, name in enumerate(net.inputs):
         if defaulted[:, i].any():
-            log.warning("%s: %d of %d stars have no %s error: the default %.3g dex is propagated (stellar.input_errors "
-                        "in the workflow, --teff-error / --lum-error of astroflow stellar)", source,
-                        int(defaulted[:, i].sum()), int(usable.sum()), name, sigma[defaulted[:, i], i][0])
+            value = sigma[defaulted[:, i], i][0]
+            log.warning("%s: %d of %d stars have no %s error: %s (stellar.input_errors in the workflow, --teff-error / "
+                        "--lum-error of astroflow stellar)", source, int(defaulted[:, i].sum()), int(usable.sum()), name,
+                        f"the default {value:.3g} dex is propagated" if value else "none is propagated (default 0)")
     start = time.perf_counter()
     result = net.posterior(x[usable], sigma[usable], seed=seed)
     seconds = time.perf_counter() - start
