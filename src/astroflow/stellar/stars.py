@@ -1,11 +1,11 @@
 """Star tables in, masses and ages out: the reader behind `astroflow stellar TABLE` and the benchmark evaluation.
 
 A table gives effective temperature and luminosity, either linear (teff in K, lum in Lsun) or log10 (log_teff,
-log_lum), each with an optional error column (<name>_err), and [Fe/H] (feh, feh_err) for grids with metallicity as an input.
-A Teff or L error that is not given (no column, or an empty value) is the default of InputErrors, recorded per star
-and warned about, so a catalogue without errors does not get falsely narrow intervals; a missing [Fe/H] error is zero.
-Column names are matched case-insensitively; ``columns`` maps other names. Rows whose values are missing or not
-physical are kept, flagged in ``note``, and given no result.
+log_lum), each with an optional error column (<name>_err), and [Fe/H] (feh, feh_err) for grids with metallicity as
+an input. A Teff or L error that is not given (no column, or an empty value) is the default of InputErrors, recorded
+per star and warned about, so a catalogue without errors does not get falsely narrow intervals; a missing [Fe/H]
+error is zero. Column names are matched case-insensitively; ``columns`` maps other names. Rows whose values are
+missing or not physical are kept, flagged in ``note``, and given no result.
 """
 from __future__ import annotations
 
