@@ -1,4 +1,4 @@
-"""Spectrum images: the four kinds, channel semantics, gaps, bad input, and the fast renderer against matplotlib."""
+"""Spectrum images: the five kinds, channel semantics, gaps, bad input, and the fast renderer against matplotlib."""
 import numpy as np
 import pytest
 
@@ -70,6 +70,33 @@ def test_rows_wrap_the_range_into_bands_top_to_bottom():
         np.testing.assert_allclose(mean_row(band)[columns], expected, atol=1.0)
     with pytest.raises(ValueError, match="rows"):
         render_spectra(LOGLAM, LOGLAM, kind="rows", rows=0, size=size)
+
+
+def test_tiles_hold_the_spectrum_stretch_by_stretch_in_reading_order():
+    n = 16 * 16
+    flux = np.arange(2 * n, dtype=float)  # two grid pixels to an image pixel
+    mask = np.zeros((1, 2 * n), int)
+    mask[0, 64:128] = 1  # image pixels 32..63 have no good pixel
+    image = render_spectra(flux, 3.58 + 1e-4 * np.arange(2 * n), mask=mask, kind="tiles", size=16, tile=4)[0]
+    # Back to one row of pixels: tile after tile, each read row by row.
+    pixels = image.reshape(4, 4, 4, 4, 3).transpose(0, 2, 1, 3, 4).reshape(n, 3)
+    good = np.ones(n, bool)
+    good[32:64] = False
+    np.testing.assert_array_equal(pixels[:, 2], np.where(good, 255, 0))
+    # Pixel k is the mean of grid pixels 2k and 2k + 1, scaled from pixel 0's to pixel n - 1's.
+    np.testing.assert_allclose(pixels[good, 0], np.rint(255 * np.arange(n) / (n - 1))[good], atol=1)
+    assert (pixels[~good, :2] == 0).all()
+    # A constant slope (mid-scale) wherever both neighbours are good; none beside the gap.
+    assert (pixels[np.r_[1:31, 65:n - 1], 1] == 128).all() and (pixels[[31, 64], 1] == 0).all()
+    with pytest.raises(ValueError, match="tile"):
+        render_spectra(flux, 3.58 + 1e-4 * np.arange(2 * n), kind="tiles", size=16, tile=5)
+
+
+def test_tiles_average_a_finer_grid_and_interpolate_a_coarser_one():
+    flux = np.sin(np.linspace(0, 3, 600)) + 2
+    fine = render_spectra(flux, LOGLAM, kind="tiles", size=8, tile=4)[0, ..., 0].astype(int)  # 64 pixels
+    coarse = render_spectra(flux, LOGLAM, kind="tiles", size=32, tile=4)[0, ..., 0].astype(int)  # 1024 pixels
+    assert fine.max() == coarse.max() == 255 and fine.min() < 10 and coarse.min() < 10
 
 
 def test_clip_keeps_a_cosmic_ray_from_squashing_the_spectrum():

@@ -12,6 +12,13 @@ log10-wavelength grid is drawn in log wavelength) and flux along y (min..max ove
   own equal part of the wavelength range over the full width, so the picture keeps ``rows`` times the wavelength
   resolution of a line plot (a 64-pixel image of 8 rows draws 512 columns of the spectrum).
 
+And one kind that is not a plot:
+
+- ``"tiles"``: the spectrum resampled (flux-conserving) to one value per pixel and laid out in square tiles of
+  ``tile`` pixels, each tile a contiguous wavelength range, tiles in reading order; red is the flux, green its
+  first derivative, blue the good pixels. With ``tile`` the ViT's patch size every token is one stretch of the
+  spectrum at (nearly) full resolution, and 256 flux levels where a line in a thin band has a few.
+
 The segments and the rows share the whole spectrum's flux scale, so their levels compare; the flux and its derivatives
 are each min-max scaled on their own. The paper's text could not be checked here for how its RGB variants are laid
 out; this module's reading is the one above.
@@ -30,18 +37,18 @@ import numpy as np
 from astroflow.errors import InputError
 from astroflow.represent.raster import DEFAULT_LIMITS, Limits, make_canvas
 
-KINDS = ("line", "segments", "derivatives", "rows")
+KINDS = ("line", "segments", "derivatives", "rows", "tiles")
 
 
 def render_spectra(flux: np.ndarray, wavelength: np.ndarray, mask: np.ndarray | None = None,
                    ivar: np.ndarray | None = None, kind: str = "line", size: int | tuple[int, int] = 224,
                    renderer: str = "fast", *, line_width: float = 1.0, limits: Limits = DEFAULT_LIMITS,
-                   batch_size: int = 64, rows: int = 4, clip: float = 0.0) -> np.ndarray:
+                   batch_size: int = 64, rows: int = 4, clip: float = 0.0, tile: int = 16) -> np.ndarray:
     """Images (spectra, height, width, 3) uint8 of spectra ``flux`` (spectra, pixels) on ``wavelength``.
 
     ``wavelength`` is one grid (pixels,) shared by all spectra or one per spectrum (spectra, pixels), linear or
     log10; ``mask`` and ``ivar`` have the shape of ``flux``. ``renderer``: ``"fast"`` or ``"matplotlib"``; ``rows``:
-    bands of kind ``"rows"``; ``clip``: a percentile (0 to 50) of each curve's good values, the flux scale running
+    bands of kind ``"rows"``; ``tile``: the tile side of kind ``"tiles"``; ``clip``: a percentile (0 to 50) of each curve's good values, the flux scale running
     from it to 100 - ``clip`` with values beyond drawn at the edge, so cosmic rays and sky residuals do not squash
     the spectrum (0: its minimum to maximum).
     """
@@ -51,6 +58,9 @@ def render_spectra(flux: np.ndarray, wavelength: np.ndarray, mask: np.ndarray | 
         raise ValueError(f"rows must be between 1 and the image height, not {rows}")
     if not 0 <= clip < 50:
         raise ValueError(f"clip must be a percentile in [0, 50), not {clip}")
+    height, width = (size, size) if isinstance(size, int) else size
+    if kind == "tiles" and (tile < 1 or height % tile or width % tile):
+        raise ValueError(f"tile must divide the image's height and width ({height}, {width}), not {tile}")
     flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
     wavelength = np.broadcast_to(np.asarray(wavelength, dtype=np.float64), flux.shape)
     good = np.ones(flux.shape, dtype=bool)
@@ -62,7 +72,8 @@ def render_spectra(flux: np.ndarray, wavelength: np.ndarray, mask: np.ndarray | 
     if ivar is not None:
         good &= np.asarray(ivar, dtype=np.float64) > 0
     _check(flux, wavelength, good)
-    height, width = (size, size) if isinstance(size, int) else size
+    if kind == "tiles":
+        return _tiles(flux, good, height, width, tile, clip)
     out = np.empty((len(flux), height, width, 3), dtype=np.uint8)
     plots = 3 if kind in ("segments", "derivatives") else 1
     canvas = make_canvas(renderer, min(batch_size, len(flux)) * plots, height, width, channels=1)
@@ -93,6 +104,34 @@ def _check(flux: np.ndarray, wavelength: np.ndarray, good: np.ndarray) -> None:
     if bad.any():
         spectrum, pixel = np.argwhere(bad)[0]
         raise InputError(f"spectrum {spectrum}", f"non-finite flux at good pixel {pixel}", field="flux")
+
+
+def _tiles(flux: np.ndarray, good: np.ndarray, height: int, width: int, tile: int, clip: float) -> np.ndarray:
+    values, ok = _resampled(flux, good, height * width)
+    first = _derivative(np.where(ok, values, np.nan))
+    channels = np.stack([_scaled(values, ok, clip), _scaled(first, np.isfinite(first), clip), ok], axis=-1)
+    pixels = np.rint(255 * channels).astype(np.uint8)
+    # (spectra, tile rows, tile columns, tile, tile, 3): the n-th tile holds the n-th stretch of the spectrum.
+    tiles = pixels.reshape(len(flux), height // tile, width // tile, tile, tile, 3)
+    return np.ascontiguousarray(tiles.transpose(0, 1, 3, 2, 4, 5).reshape(len(flux), height, width, 3))
+
+
+def _resampled(flux: np.ndarray, good: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's good values averaged over ``n`` equal stretches of its pixels (fractions of a pixel at the edges
+    weighted by their share), and whether a stretch holds any good pixel."""
+    pixels = flux.shape[1]
+    weight = np.pad(np.cumsum(good, axis=1, dtype=np.float64), ((0, 0), (1, 0)))
+    total = np.pad(np.cumsum(np.where(good, flux, 0.0), axis=1), ((0, 0), (1, 0)))
+    edges = np.linspace(0, pixels, n + 1)
+    left = np.minimum(edges.astype(int), pixels - 1)
+    share = edges - left
+
+    def at_edges(cumulative: np.ndarray) -> np.ndarray:
+        return cumulative[:, left] + share * (cumulative[:, left + 1] - cumulative[:, left])
+
+    counts, sums = np.diff(at_edges(weight), axis=1), np.diff(at_edges(total), axis=1)
+    ok = counts > 1e-9
+    return np.where(ok, sums / np.where(ok, counts, 1.0), 0.0), ok
 
 
 def _scaled(values: np.ndarray, valid: np.ndarray, clip: float = 0.0) -> np.ndarray:

@@ -72,22 +72,25 @@ def features(ds: xr.Dataset, index: np.ndarray, factor: int) -> np.ndarray:
 
 
 def images(ds: xr.Dataset, index: np.ndarray, kind: str, image_size: int, line_width: float = 1.0, rows: int = 4,
-           clip: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+           clip: float = 0.0, tile: int = 16, rng: np.random.Generator | None = None) -> np.ndarray:
     """(objects, image_size, image_size, 3) uint8 spectrum images (represent/spectrum_images.py) of binned spectra,
-    three bins per drawn column (``rows`` columns per image column for kind ``"rows"``); noisy copies with ``rng``
-    (:func:`_arrays`)."""
+    three bins per drawn column (``rows`` columns per image column for kind ``"rows"``; for ``"tiles"``, binned
+    only down to the image's pixel count); noisy copies with ``rng`` (:func:`_arrays`)."""
     flux, ivar, mask = _arrays(ds, index, rng)
     norm, good = normalised(flux, ivar, mask)
-    factor = max(1, flux.shape[1] // (3 * image_size * (rows if kind == "rows" else 1)))
+    drawn = image_size**2 if kind == "tiles" else 3 * image_size * (rows if kind == "rows" else 1)
+    factor = max(1, flux.shape[1] // drawn)
     mean, _weight, ok = binned(norm, np.where(good, ivar, 0.0), good, factor)
     loglam = ds["loglam"].values[: mean.shape[1] * factor].reshape(-1, factor).mean(axis=1)
     return render_spectra(mean, loglam, mask=(~ok).astype(np.uint8), kind=kind, size=image_size,
-                          line_width=line_width, rows=rows, clip=clip)
+                          line_width=line_width, rows=rows, clip=clip, tile=tile)
 
 
 def drawing(settings: dict) -> dict:
-    """The keyword arguments of :func:`images` among a Spectromer's settings (a card's, or its config's fields)."""
-    return {k: settings[k] for k in ("kind", "image_size", "line_width", "rows", "clip") if k in settings}
+    """The keyword arguments of :func:`images` among a Spectromer's settings (a card's, or its config's fields):
+    tiles are the ViT's patches (timm's 16 pixels when the preset leaves it)."""
+    return {**{k: settings[k] for k in ("kind", "image_size", "line_width", "rows", "clip") if k in settings},
+            "tile": settings.get("patch_size") or 16}
 
 
 def _arrays(ds: xr.Dataset, index: np.ndarray,

@@ -72,7 +72,8 @@ def network_settings(name: str, overrides: dict, n_outputs: int) -> dict:
 
 
 def _check_drawing(settings: dict, key: str) -> None:
-    """How a Spectromer draws spectra: a known kind, 1 to image_size rows, a clip percentile in [0, 50)."""
+    """How a Spectromer draws spectra: a known kind, 1 to image_size rows, a clip percentile in [0, 50), tiles
+    (its patches) that divide the image."""
     from astroflow.represent.spectrum_images import KINDS
 
     if settings["kind"] not in KINDS:
@@ -81,3 +82,6 @@ def _check_drawing(settings: dict, key: str) -> None:
         raise ConfigError(f"{key}.rows", f"must be a whole number from 1 to image_size, not {settings['rows']!r}")
     if not 0 <= settings["clip"] < 50:
         raise ConfigError(f"{key}.clip", f"must be a percentile in [0, 50), not {settings['clip']!r}")
+    if settings["kind"] == "tiles" and settings["image_size"] % (settings["patch_size"] or 16):
+        raise ConfigError(f"{key}.patch_size", f"kind tiles needs a patch size that divides image_size "
+                                                 f"{settings['image_size']}, not {settings['patch_size'] or 16}")
