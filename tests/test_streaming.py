@@ -1,6 +1,9 @@
 """Out-of-core reading: streamed batches equal the in-memory path's when the store fits, stay a function of (seed,
 step) when it does not, hold at most the buffer, and come out the same from DataLoader worker processes."""
+import itertools
+
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from astroflow.catalogue import Catalogue
@@ -8,6 +11,7 @@ from astroflow.errors import ConfigError
 from astroflow.ragged import concat
 from astroflow.sources.simulate import simulate_survey
 from astroflow.store import LightCurveStore, StoreBlocks, write_store
+from astroflow.tables import join_parquet
 from astroflow.train.data import Windows
 from astroflow.train.streaming import StreamConfig, Streamed, blockwise
 from astroflow.train.tasks import Classification, MaskedReconstruction
@@ -252,3 +256,34 @@ def test_encode_and_predict_read_each_blocks_feature_rows(store, tmp_path, monke
     for name in ("rows", "extracted"):
         np.testing.assert_allclose(xr.open_zarr(tmp_path / f"{name}.zarr")["embedding"].values, whole, atol=1e-5)
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), predicted, atol=1e-5)
+    # Three jobs, each over a third of the objects, joined: the tables of one job, metadata and all.
+    for k in range(3):
+        write_features(store.path, tmp_path / f"f.part{k}.parquet", threads=1, memory_mb=1, part=k, parts=3)
+        predict_store(tmp_path / "c.pt", store.path, tmp_path / f"p.part{k}.parquet", stream=StreamConfig(memory_mb=1),
+                      features_path=tmp_path / "f.parquet", part=k, parts=3)
+    for table in ("f", "p"):
+        join_parquet([tmp_path / f"{table}.part{k}.parquet" for k in range(3)], tmp_path / f"{table}.joined.parquet")
+    assert pq.read_schema(tmp_path / "f.joined.parquet").equals(pq.read_schema(tmp_path / "f.parquet"),
+                                                                check_metadata=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "f.joined.parquet"), pd.read_parquet(tmp_path / "f.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "p.joined.parquet"), predicted, atol=1e-5)
+
+
+def test_shares_of_a_store_cover_its_objects_once(store, tmp_path):
+    import pandas as pd
+
+    from astroflow.features import columns, write_features
+
+    spans = [StoreBlocks(store.path, 1, k, 4).span for k in range(4)]
+    assert spans[0][0] == 0 and spans[-1][1] == store.n_objects
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert len(StoreBlocks(store.path, 1, 0, store.n_objects + 1)) == 0  # more shares than objects: some are empty
+    write_features(store.path, tmp_path / "empty.parquet", threads=1, part=0, parts=store.n_objects + 1)
+    empty = pd.read_parquet(tmp_path / "empty.parquet")
+    assert len(empty) == 0 and list(empty.columns) == ["object_id", *columns(list(store.bands))]
+    with pytest.raises(ValueError, match="part 4 of 4"):
+        StoreBlocks(store.path, 1, 4, 4)
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "a.parquet")
+    pd.DataFrame({"b": [1.0]}).to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(ValueError, match="another schema"):
+        join_parquet([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "ab.parquet")

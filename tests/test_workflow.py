@@ -286,6 +286,19 @@ def test_spectra_branch_scores_every_model_on_one_split(ci_run):
     assert all((results / "report" / f"{figure}.png").stat().st_size > 5000 for figure in ("confusion", "redshift"))
 
 
+def test_features_and_prediction_fan_out_over_shares_of_the_store(tmp_path):
+    """train.jobs_per_store above 1: a features job and a predict job per share of the store's objects, each
+    joined into the one table (the tables' equality: tests/test_streaming.py)."""
+    extra = tmp_path / "shares.yaml"
+    extra.write_text("train:\n  jobs_per_store: 3\n")
+    proc = snakemake(tmp_path, "-n", "results/ci/predict/ci/astromer-tiny/pretrained/n4/f0/s0.parquet",
+                     "--configfile", str(ROOT / "config" / "ci.yaml"), str(extra))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = dict(re.findall(r"^(features|features_join|predict|predict_join)\s+(\d+)$", proc.stdout, re.MULTILINE))
+    assert counts == {"features": "3", "features_join": "1", "predict": "3", "predict_join": "1"}, proc.stdout[-3000:]
+    assert "results/ci/features.part2.parquet" in proc.stdout
+
+
 def test_one_pretraining_job_on_several_gpus_runs_under_torchrun(ci_run, tmp_path):
     """train.pretrain.gpus above 1: the pretrain job is a torchrun command (a dry run shows it), and that command's
     job, run with two CPU processes (Gloo) for a few steps, writes the pretrained encoder once."""

@@ -68,21 +68,25 @@ SETTINGS = {"features": NAMES, "zero_point": ZERO_POINT, "periodogram_max_freq":
             "light_curve": lc.__version__}
 
 
-def write_features(store_path: str | Path, out: str | Path, threads: int = -1, memory_mb: int = 2048) -> None:
+def write_features(store_path: str | Path, out: str | Path, threads: int = -1, memory_mb: int = 2048,
+                   part: int = 0, parts: int = 1) -> None:
     """Write the feature table of every object of the store (extract), in store order, with the
     store's bands, class names, quantity and cleaning and the provenance in the Parquet schema metadata. The store
-    is read and the table written a block of ``memory_mb`` at a time (store.StoreBlocks), so memory stays bounded."""
+    is read and the table written a block of ``memory_mb`` at a time (store.StoreBlocks), so memory stays bounded.
+    ``part`` of ``parts``: the objects of that share of the store only (jobs side by side on a cluster; their
+    tables joined in order by tables.join_parquet are the table of one job)."""
     store = LightCurveStore(store_path)
     start = time.monotonic()
     meta = {"bands": store.bands, "class_names": store.class_names, "quantity": store.quantity,
             **store.reading,
             "provenance": provenance.provenance(SETTINGS,
                                                 {str(store_path): provenance.sha256_tree(store_path)})}
-    blocks = StoreBlocks(store_path, memory_mb)
-    parts = (extract(blocks.read(k), store.quantity, n_jobs=threads) for k in range(len(blocks)))
+    blocks = StoreBlocks(store_path, memory_mb, part, parts)
+    tables = (extract(blocks.read(k), store.quantity, n_jobs=threads) for k in range(len(blocks)))
     writer, n = None, 0
     try:
-        for table in itertools.chain(parts, [] if len(blocks) else [extract(store.load(), store.quantity)]):
+        for table in itertools.chain(tables, [] if len(blocks) else [extract(store.load_range(*blocks.span),
+                                                                                store.quantity)]):
             arrow = pa.Table.from_pandas(table, preserve_index=False)
             if writer is None:
                 schema = arrow.schema.with_metadata({**arrow.schema.metadata, META_KEY: json.dumps(meta).encode()})

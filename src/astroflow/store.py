@@ -521,9 +521,14 @@ class StoreBlocks:
     """A store's objects in blocks for reading it in bounded memory: runs of consecutive objects starting within
     one stretch of ``block_obs`` observations (a whole number of chunks, about a ``BUFFER_BLOCKS``-th of
     ``memory_mb``), so a block is one contiguous slice of every obs variable; ``capacity`` blocks fit in
-    ``memory_mb``. Opens the store once per process (pickled into a worker process, it opens it there)."""
+    ``memory_mb``. Opens the store once per process (pickled into a worker process, it opens it there).
 
-    def __init__(self, path: str | Path, memory_mb: int):
+    With ``parts`` > 1, only the objects of share ``part`` (``span``: the part-th of ``parts`` equal runs of the
+    store's objects), so that as many jobs can each take one share of a large store."""
+
+    def __init__(self, path: str | Path, memory_mb: int, part: int = 0, parts: int = 1):
+        if not 0 <= part < parts:
+            raise ValueError(f"part {part} of {parts}: a part is from 0 to parts - 1")
         self.path = Path(path)
         self._store: LightCurveStore | None = None
         objects = self.store.objects
@@ -531,8 +536,10 @@ class StoreBlocks:
         budget = max(memory_mb * 2**20 // BYTES_PER_OBS, 1)
         self.block_obs = max(chunk, budget // BUFFER_BLOCKS // chunk * chunk)
         self.capacity = max(budget // self.block_obs, 1)
-        block = objects["offset"].to_numpy() // self.block_obs
-        self.starts = np.append(np.flatnonzero(np.diff(block, prepend=-1)), len(block))
+        lo, hi = len(objects) * part // parts, len(objects) * (part + 1) // parts
+        self.span = (lo, hi)
+        block = objects["offset"].to_numpy()[lo:hi] // self.block_obs
+        self.starts = lo + np.append(np.flatnonzero(np.diff(block, prepend=-1)), len(block))
 
     @property
     def store(self) -> LightCurveStore:

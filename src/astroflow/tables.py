@@ -49,6 +49,21 @@ def write_tables(tables, out: str | Path, empty=None) -> None:
             writer.close()
 
 
+def join_parquet(parts: list[str | Path], out: str | Path) -> None:
+    """Parquet tables of one schema (its metadata included), as jobs that each took a share of a store write them,
+    written one after another to ``out``, a row group at a time."""
+    schemas = [pq.read_schema(p) for p in parts]
+    for path, schema in zip(parts, schemas):
+        if not schema.equals(schemas[0], check_metadata=True):
+            raise ValueError(f"{path} has another schema than {parts[0]}: parts of one table must share it")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(out, schemas[0]) as writer:
+        for path in parts:
+            source = pq.ParquetFile(path)
+            for k in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(k))
+
+
 def without_empty_columns(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` without the columns that hold nothing in any row (missing values or empty text), e.g. labels of a
     catalogue that has none, or notes when every object was classified."""

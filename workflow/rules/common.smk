@@ -51,6 +51,7 @@ wildcard_constraints:
     n_per_class=r"\d+|all",
     fold=r"\d+",
     seed=r"\d+",
+    part=r"\d+",
 
 
 # Every artifact's path, written once (wildcards in braces).
@@ -60,6 +61,10 @@ SHARD = f"{RESULTS}/{{dataset}}/shards/{{shard}}"  # + .zarr (store) or .qc.parq
 STORE = f"{RESULTS}/{{dataset}}/lightcurves.zarr"
 SPLIT = f"{RESULTS}/{{dataset}}/split.parquet"
 FEATURES = f"{RESULTS}/{{dataset}}/features.parquet"
+# The features and predict jobs of a store: one, or one per share of its objects (train.jobs_per_store) writing
+# <table>.part<k>.parquet, which a join rule puts together.
+PARTS = config["train"]["jobs_per_store"]
+PART = "" if PARTS == 1 else ".part{part}"
 PRETRAINED = f"{RESULTS}/{{dataset}}/pretrain/{{model}}{PRETRAIN_TAG}/s{{seed}}"  # + /model.pt, /metrics.csv
 FINETUNED_NAME = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}"
 FINETUNED = f"finetune/{FINETUNED_NAME}"

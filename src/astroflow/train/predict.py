@@ -199,13 +199,14 @@ def _table(ragged: Ragged, probs: np.ndarray, seen: np.ndarray, class_names: lis
 
 def predict_store(model_path: str | Path, store_path: str | Path, out: str | Path, threads: int | None = None,
                   batch_size: int = 256, stream: StreamConfig = STREAM,
-                  features_path: str | Path | None = None) -> None:
+                  features_path: str | Path | None = None, part: int = 0, parts: int = 1) -> None:
     """Probabilities of every object of a light-curve store, written to ``out`` (Parquet, or CSV by suffix) block
     by block: memory is ``stream.memory_mb`` of light curves (per worker process) whatever the store's size. A
     model reading light-curve features takes the features rule's table of the store (``features_path``) when
-    given, else extracts them from each block (the periodogram then costs far more than the network)."""
+    given, else extracts them from each block (the periodogram then costs far more than the network). ``part`` of
+    ``parts``: the objects of that share of the store only (store.StoreBlocks)."""
     use_threads(threads)
-    blocks = StoreBlocks(store_path, stream.memory_mb)
+    blocks = StoreBlocks(store_path, stream.memory_mb, part, parts)
     if is_forest(model_path):
         tables = (predict_ragged(model_path, blocks.read(k)) for k in range(len(blocks)))
     else:
@@ -215,7 +216,7 @@ def predict_store(model_path: str | Path, store_path: str | Path, out: str | Pat
                           stream.workers)
         tables = (classify(classifier, card, p) for p in ready)
     write_tables(progress(tables, "predicting: blocks", total=len(blocks)), out,
-                 empty=lambda: predict_ragged(model_path, LightCurveStore(store_path).load()))
+                 empty=lambda: predict_ragged(model_path, LightCurveStore(store_path).load_range(*blocks.span)))
 
 
 def predict_catalogue(model_path: str | Path, fmt: str | None, path: str | Path, out: str | Path,
