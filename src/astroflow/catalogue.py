@@ -130,7 +130,7 @@ def codes_in(column: pd.Series, categories) -> np.ndarray:
     if starts is not None:
         return np.repeat(codes_in(column.iloc[starts], categories), np.diff(np.r_[starts, len(column)]))
     if isinstance(column.array, pd.arrays.ArrowStringArray):  # each value looked up in arrow
-        found = pc.index_in(pa.array(column), value_set=pa.array([str(c) for c in categories], pa.string()))
+        found = pc.index_in(pa.array(column), value_set=pa.array(pd.Index(categories).astype(str), pa.string()))
         return pc.fill_null(found, -1).to_numpy().astype(np.int64)
     codes, uniques = pd.factorize(column)
     lookup = pd.Index(list(categories)).get_indexer(pd.Index(uniques).astype(str))
