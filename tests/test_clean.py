@@ -267,3 +267,45 @@ def test_store_refuses_a_float32_overflow(tmp_path):
     cat = catalogue(steady("a") + [("a", 50.5, "g", 15.0, 1e39)])
     with pytest.raises(ValueError, match="'a' overflows float32"):
         write_store(cat, tmp_path / "s.zarr")
+
+
+def test_group_median_is_pandas_group_median_exactly():
+    from astroflow.clean import _group_median
+
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 300, 400)  # odd and even, 1 to 299 values, in rows of widths 1 to 512
+    group = np.repeat(np.sort(rng.choice(800, len(sizes), replace=False)), sizes)  # half the codes get no values
+    values = np.round(rng.normal(15, 1, len(group)), 2)  # ties
+    want = np.full(800, np.nan)
+    medians = pd.Series(values).groupby(group).median()
+    want[medians.index] = medians.to_numpy()
+    np.testing.assert_array_equal(_group_median(group, values, 800), want)
+    assert np.isnan(_group_median(group[:0], values[:0], 3)).all()
+
+
+def test_duplicate_merge_equals_sums_over_every_run():
+    """Only runs of several rows are summed; a row alone still goes through the weighted mean's rounding."""
+    from astroflow.clean import _merge_duplicates
+
+    rng = np.random.default_rng(1)
+    obj = np.sort(rng.integers(0, 300, 5000))
+    time = np.round(rng.uniform(0, 30, len(obj)), 0)  # many repeated times
+    order = np.lexsort((time, obj))
+    obj, time = obj[order], time[order]
+    value, error = rng.normal(15, 1, len(obj)), rng.uniform(0.01, 0.1, len(obj))
+    rows = rng.permutation(len(obj) * 2)[:len(obj)]  # the rows sit anywhere in longer columns
+    rows.sort()
+    o, t, v, e = (np.zeros(len(obj) * 2) for _ in range(4))
+    o[rows], t[rows], v[rows], e[rows] = obj, time, value, error
+    o = o.astype(np.int64)
+    got_v, got_e = v.copy(), e.copy()
+    first = _merge_duplicates(rows, o, t, got_v, got_e, CleanConfig())
+    group = np.cumsum(first) - 1
+    weight = 1.0 / error**2
+    total = np.bincount(group, weight)
+    want_v, want_e = v.copy(), e.copy()
+    want_v[rows[first]] = np.bincount(group, weight * value) / total
+    want_e[rows[first]] = 1.0 / np.sqrt(total)
+    assert 0 < (~first).sum() < len(first) // 2
+    np.testing.assert_array_equal(got_v, want_v)
+    np.testing.assert_array_equal(got_e, want_e)

@@ -291,3 +291,17 @@ def test_any_row_sizes_round_trip_across_chunk_and_shard_boundaries(sizes, seed)
         np.testing.assert_array_equal(store.load([i]).value, want.object(i)["value"])
     times = [want.object(k)["time"] for k in range(len(sizes))]
     assert all(np.all(np.diff(t) >= 0) for t in times) and list(want.row_size) == sizes
+
+
+def test_codes_of_runs_equal_codes_of_each_value():
+    """A column in runs (a long table's object ids) is looked up run by run: the same codes as value by value."""
+    from astroflow.catalogue import codes_in
+
+    rng = np.random.default_rng(0)
+    names = np.array([f"obj{i}" for i in range(60)] + [None], dtype=object)
+    runs = pd.Series(np.repeat(names[rng.integers(0, 61, 500)], rng.integers(1, 40, 500)), dtype="str")
+    categories = [f"obj{i}" for i in range(0, 70, 2)]  # some ids unknown (-1), some categories unused
+    want = np.array([categories.index(v) if v in categories else -1 for v in runs.tolist()])
+    np.testing.assert_array_equal(codes_in(runs, categories), want)
+    np.testing.assert_array_equal(codes_in(runs.astype(object), categories), want)
+

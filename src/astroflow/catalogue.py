@@ -98,19 +98,21 @@ def factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize`` of a column (codes in order of first appearance, -1 for missing values, and the distinct
     values), hashing only the first value of each run of equal ones when most values repeat the one before (a long
     table's object ids): a comparison of neighbours costs a fraction of a hash."""
-    n = len(column)
-    starts = run_starts(pa.array(column)) if _in_runs(column) else None  # arrow-backed text: no copy
-    if starts is None or len(starts) > n // 4:
+    starts = _runs(column)
+    if starts is None:
         codes, uniques = pd.factorize(column)
         return codes, pd.Index(uniques)
     codes, uniques = pd.factorize(column.iloc[starts])
-    return np.repeat(codes, np.diff(np.r_[starts, n])), pd.Index(uniques)
+    return np.repeat(codes, np.diff(np.r_[starts, len(column)])), pd.Index(uniques)
 
 
-def _in_runs(column: pd.Series) -> bool:
-    """Whether the column's first values mostly repeat the one before."""
+def _runs(column: pd.Series) -> np.ndarray | None:
+    """Where each run of equal values starts, when most values repeat the one before (else None)."""
     sample = min(len(column), RUN_SAMPLE)
-    return len(column) > 1 and len(run_starts(pa.array(column.iloc[:sample]))) <= sample // 4
+    if len(column) < 2 or len(run_starts(pa.array(column.iloc[:sample]))) > sample // 4:
+        return None
+    starts = run_starts(pa.array(column))  # arrow-backed text: no copy
+    return starts if len(starts) <= len(column) // 4 else None
 
 
 def run_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -122,11 +124,14 @@ def run_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def codes_in(column: pd.Series, categories) -> np.ndarray:
-    """Position of each entry of ``column`` in ``categories`` (-1 where absent or missing), hashing each
-    distinct value once."""
-    if isinstance(column.array, pd.arrays.ArrowStringArray) and not _in_runs(column):  # each value looked up in arrow
-        found = pc.index_in(pa.array(column), value_set=pa.array([str(c) for c in categories], pa.string()))
+    """Position of each entry of ``column`` in ``categories`` (-1 where absent or missing), looking up each
+    distinct value, or each run of equal values, once."""
+    starts = _runs(column)
+    if starts is not None:
+        return np.repeat(codes_in(column.iloc[starts], categories), np.diff(np.r_[starts, len(column)]))
+    if isinstance(column.array, pd.arrays.ArrowStringArray):  # each value looked up in arrow
+        found = pc.index_in(pa.array(column), value_set=pa.array(pd.Index(categories).astype(str), pa.string()))
         return pc.fill_null(found, -1).to_numpy().astype(np.int64)
-    codes, uniques = factorize(column)
+    codes, uniques = pd.factorize(column)
     lookup = pd.Index(list(categories)).get_indexer(pd.Index(uniques).astype(str))
     return np.append(lookup, -1)[codes]  # factorize gives -1 for missing values: they map to the appended -1
