@@ -130,6 +130,75 @@ def test_risk_coverage_keeps_the_least_uncertain_first():
     assert worst["aurc"] > area["aurc"]
 
 
+def test_bootstrap_auroc_is_roc_auc_of_each_resample():
+    rng = np.random.default_rng(0)
+    score, wrong = rng.random(60).round(1), rng.random(60) < 0.3  # rounded: ties count half
+    index = rng.integers(0, 60, (5, 60))
+    got = evaluation.bootstrap_auroc(score, wrong, index)
+    assert got == pytest.approx([evaluation.auroc(score[i], wrong[i]) for i in index])
+    assert np.isnan(evaluation.bootstrap_auroc(score, np.zeros(60, bool), index)).all()
+
+
+def test_paired_difference_is_zero_for_the_same_score_and_sure_for_a_far_better_one():
+    rng = np.random.default_rng(1)
+    wrong = rng.random(400) < 0.3
+    noisy = wrong + rng.normal(0, 1.0, 400)
+    assert evaluation.paired_difference(noisy, wrong, noisy, wrong) == (0.0, 0.0, 0.0)
+    diff, low, high = evaluation.paired_difference(wrong + rng.normal(0, 0.3, 400), wrong, noisy, wrong)
+    assert 0 < low < diff < high
+    # a slightly different score: the paired interval is narrower than either ROC-AUC's own spread would allow
+    close = noisy + rng.normal(0, 0.1, 400)
+    diff, low, high = evaluation.paired_difference(close, wrong, noisy, wrong)
+    alone = evaluation.bootstrap_auroc(noisy, wrong, np.random.default_rng(0).integers(0, 400, (1000, 400)))
+    assert low < diff < high and high - low < 0.03 < np.subtract(*np.percentile(alone, [97.5, 2.5]))
+    assert np.isnan(evaluation.paired_difference(noisy, np.zeros(400, bool), noisy, wrong)).all()
+
+
+def write_run(directory, method, seed, objects, scores_):
+    """metrics.json and objects.parquet of an uncertainty run, as the rule writes them, from hand-built scores."""
+    directory.mkdir(parents=True)
+    wrong = objects["pred"] != objects["label"]
+    table = objects.assign(**scores_)
+    table.to_parquet(directory / "objects.parquet", index=False)
+    metrics = {"model": "m", "init": "scratch", "n_per_class": "all", "method": method, "fold": 0, "seed": seed,
+               "macro_f1": 0.5, "calibration": {"ece": 0.1}, "calibrated": {"ece": 0.05, "ece_floor": 0.03},
+               "seconds": 1.0, "ood": None, "held_out_classes": [],
+               "misclassification": {k: {"auroc": evaluation.auroc(v, wrong)} for k, v in scores_.items()},
+               "risk_coverage": {k: {"aurc": 0.2} for k in scores_}}
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    return directory
+
+
+def test_summary_compares_every_score_with_the_deterministic_one_of_the_same_seed(tmp_path):
+    rng = np.random.default_rng(2)
+    objects = pd.DataFrame({"object_id": [f"o{i}" for i in range(300)], "label": rng.choice(["A", "B"], 300),
+                            "p_A": 0.5, "p_B": 0.5})
+    runs = []
+    for seed in (0, 1):
+        det = objects.assign(pred=np.where(rng.random(300) < 0.3, "X", objects["label"]))  # X: always wrong
+        wrong = (det["pred"] != det["label"]).to_numpy()
+        runs.append(write_run(tmp_path / f"s{seed}" / "deterministic", "deterministic", seed, det,
+                              {"max_p": wrong + rng.normal(0, 1, 300)}))
+        # the stochastic run: the same predictions, a better score; its objects in another order
+        runs.append(write_run(tmp_path / f"s{seed}" / "mc_dropout", "mc_dropout", seed, det[::-1],
+                              {"smp": (wrong + rng.normal(0, 0.3, 300))[::-1]}))
+    metrics, objects_ = [r / "metrics.json" for r in runs], [r / "objects.parquet" for r in runs]
+    table = write_summary(metrics, tmp_path / "u.csv", tmp_path / "u.md", objects_).set_index(["method", "score"])
+    mc = [json.loads(p.read_text())["misclassification"]["smp"]["auroc"] for p in metrics[1::2]]
+    det = [json.loads(p.read_text())["misclassification"]["max_p"]["auroc"] for p in metrics[::2]]
+    diffs = np.subtract(mc, det)
+    assert table.loc[("mc_dropout", "smp"), "vs_max_p_mean"] == pytest.approx(diffs.mean())
+    assert table.loc[("mc_dropout", "smp"), "vs_max_p_worst"] == pytest.approx(diffs.min())
+    assert table.loc[("mc_dropout", "smp"), "vs_max_p_above"] == 2
+    assert table.loc[("deterministic", "max_p"), "vs_max_p_mean"] == 0
+    assert "| 2 of 2 |" in (tmp_path / "u.md").read_text()
+    without = write_summary(metrics, tmp_path / "a.csv", tmp_path / "a.md")  # no objects tables: no comparison
+    assert without["vs_max_p_mean"].isna().all() and without["vs_max_p_above"].isna().all()
+    pd.read_parquet(objects_[1]).iloc[1:].to_parquet(objects_[1])
+    with pytest.raises(InputError, match="other test objects"):
+        write_summary(metrics, tmp_path / "b.csv", tmp_path / "b.md", objects_)
+
+
 def test_assess_reports_out_of_distribution_objects_apart():
     rng = np.random.default_rng(1)
     label = rng.integers(0, C, 60)

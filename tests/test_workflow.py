@@ -234,7 +234,8 @@ def test_held_out_classes_train_the_uncertainty_models_again_apart(tmp_path):
     assert len(scored) == len(jobs["uncertainty"]) == 5
     assert all(job["output"].startswith(held_out) and f"{held_out}/finetune/" in job["input"] for job in scored)
     assert not any("held_out" in job["input"] + job["output"] for job in jobs["uncertainty"] + jobs["finetune"])
-    assert sum(held_out in path for path in jobs["uncertainty_summary"][0]["input"].split(", ")) == 5
+    summarised = jobs["uncertainty_summary"][0]["input"].split(", ")
+    assert sum(held_out in path for path in summarised) == 10  # metrics.json and objects.parquet of each
 
 
 def test_slurm_profile_dry_run(tmp_path):

@@ -35,7 +35,10 @@ rule uncertainty:
 
 rule uncertainty_summary:
     input:
-        lambda w: uncertainty_targets(w.dataset) + uncertainty_targets(w.dataset, held_out=True),
+        metrics=lambda w: uncertainty_targets(w.dataset) + uncertainty_targets(w.dataset, held_out=True),
+        # each score against the deterministic 1 - max p on the same objects (paired bootstrap)
+        objects=lambda w: [path for held_out in (False, True)
+                           for path in uncertainty_targets(w.dataset, "objects.parquet", held_out)],
     output:
         table=report(f"{RESULTS}/{{dataset}}/report/uncertainty.csv", caption="../report/uncertainty.rst",
                      category="Uncertainty"),
