@@ -120,6 +120,31 @@ def test_temperature_scaling_softens_overconfident_predictions():
     assert (scaled.argmax(axis=1) == pred).all()
 
 
+def test_vector_scaling_calibrates_a_model_sure_of_one_class_and_unsure_of_another():
+    """One class always right but predicted at 0.6, another right half the time at 0.9: no single temperature fixes
+    both, a scale per class does (fitted on one half, scored on the other)."""
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 2, 4000)
+    pred = np.where((label == 0) | (rng.random(4000) < 0.5), label, 2)
+    probs = np.full((4000, 3), 0.2)
+    probs[np.arange(4000), pred] = np.where(pred == 0, 0.6, 0.9)
+    probs /= probs.sum(axis=1, keepdims=True)
+    fit, test = slice(0, 2000), slice(2000, None)
+    temperature = evaluation.fit_temperature(probs[fit], label[fit])
+    scale, bias = evaluation.fit_vector_scaling(probs[fit], label[fit], temperature)
+    assert scale.shape == bias.shape == (3,)
+    by_temperature = evaluation.calibration(evaluation.with_temperature(probs[test], temperature), label[test])
+    by_vector = evaluation.calibration(evaluation.with_scaling(probs[test], scale, bias), label[test])
+    assert by_vector["nll"] < by_temperature["nll"] and by_vector["ece"] < 0.05 < by_temperature["ece"]
+    samples = probs[:, None]
+    metrics = evaluation.assess(samples[test], label[test], probs[fit], label[fit], scaling="vector")[0]
+    assert metrics["scaling"]["method"] == "vector" and metrics["calibrated"]["ece"] == pytest.approx(by_vector["ece"])
+    assert evaluation.assess(samples[test], label[test], probs[fit], label[fit])[0]["scaling"]["scale"] == [
+        pytest.approx(1 / temperature)]
+    with pytest.raises(ValueError, match="unknown calibration 'platt'"):
+        evaluation.assess(samples[test], label[test], probs[fit], label[fit], scaling="platt")
+
+
 def test_risk_coverage_keeps_the_least_uncertain_first():
     correct = np.array([1, 1, 1, 0, 0], dtype=bool)
     curve, area = evaluation.risk_coverage(np.array([0.1, 0.2, 0.3, 0.8, 0.9]), correct, points=5)

@@ -258,7 +258,7 @@ UNCERTAIN = "{model}/{init}/n{n_per_class}/f{fold}/s{seed}/{method}"
 # Out-of-distribution detection: the models fine-tuned again without uncertainty.held_out_classes, and their scores,
 # in a tree of their own beside the uncertainty runs (+ /{FINETUNED} and /{UNCERTAIN}).
 HELD_OUT = f"{RESULTS}/{{dataset}}/uncertainty/held_out"
-UNCERTAINTY_SETTINGS = ("passes", "bins", "coverage_points", "max_rows", "seed")
+UNCERTAINTY_SETTINGS = ("passes", "bins", "coverage_points", "max_rows", "seed", "calibration")
 UNCERTAINTY_FIGURES = ("reliability", "risk_coverage", "scores")  # the report's figures (report_uncertainty)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.stats import mannwhitneyu, rankdata
 from sklearn.metrics import roc_auc_score
 
@@ -17,6 +17,7 @@ from astroflow.uncertainty.scores import scores
 
 EPS = 1e-12
 TEMPERATURES = (0.05, 20.0)  # the range temperature scaling searches
+CALIBRATIONS = ("temperature", "vector")  # the calibrated output: one temperature, or a scale and a bias per class
 
 
 def auroc(score: np.ndarray, positive: np.ndarray) -> float | None:
@@ -107,16 +108,27 @@ def calibration(probs: np.ndarray, label: np.ndarray, n_bins: int = 15) -> dict:
     onehot = np.eye(probs.shape[1])[label]
     return {"ece": float(binned_gap(probs.max(axis=1), probs.argmax(axis=1) == label, n_bins)),
             "ece_floor": ece_floor(probs, n_bins),
-            "nll": float(-np.log(np.clip(probs[np.arange(len(label)), label], EPS, None)).mean()),
+            "nll": nll(probs, label),
             "brier": float(((probs - onehot) ** 2).sum(axis=1).mean())}
+
+
+def nll(probs: np.ndarray, label: np.ndarray) -> float:
+    """Mean negative log-likelihood of integer labels under probabilities (N, C)."""
+    return float(-np.log(np.clip(probs[np.arange(len(label)), label], EPS, None)).mean())
+
+
+def with_scaling(probs: np.ndarray, scale: float | np.ndarray, bias: float | np.ndarray = 0.0) -> np.ndarray:
+    """softmax(scale * log p + bias): temperature scaling (scale 1 / T, no bias) or vector scaling (a scale and a
+    bias per class) of mean probabilities."""
+    logits = np.log(np.clip(probs, EPS, None)) * scale + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log p / T): mean probabilities sharpened (T < 1) or softened (T > 1)."""
-    logits = np.log(np.clip(probs, EPS, None)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    out = np.exp(logits)
-    return out / out.sum(axis=1, keepdims=True)
+    return with_scaling(probs, 1.0 / temperature)
 
 
 def fit_temperature(probs: np.ndarray, label: np.ndarray) -> float:
@@ -125,10 +137,19 @@ def fit_temperature(probs: np.ndarray, label: np.ndarray) -> float:
     if not len(label):
         raise ValueError("temperature scaling needs labelled validation objects")
 
-    def nll(temperature: float) -> float:
-        return -np.log(np.clip(with_temperature(probs, temperature)[np.arange(len(label)), label], EPS, None)).mean()
+    return float(minimize_scalar(lambda t: nll(with_temperature(probs, t), label), bounds=TEMPERATURES,
+                                 method="bounded").x)
 
-    return float(minimize_scalar(nll, bounds=TEMPERATURES, method="bounded").x)
+
+def fit_vector_scaling(probs: np.ndarray, label: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """The scale and bias of every class's log p (vector scaling, Guo et al. 2017) that minimise the NLL of these
+    labelled (validation) objects, from temperature scaling's (scales 1 / T, biases 0). One temperature only
+    stretches or shrinks every confidence alike; a model sure of some classes and unsure of others needs one per
+    class. 2C parameters: for validation sets of hundreds of objects, not a handful per class."""
+    n = probs.shape[1]
+    fit = minimize(lambda x: nll(with_scaling(probs, x[:n], x[n:]), label),
+                   np.concatenate([np.full(n, 1.0 / temperature), np.zeros(n)]), method="L-BFGS-B")
+    return fit.x[:n], fit.x[n:]
 
 
 def risk_coverage(score: np.ndarray, correct: np.ndarray, points: int = 100) -> tuple[pd.DataFrame, dict]:
@@ -145,13 +166,14 @@ def risk_coverage(score: np.ndarray, correct: np.ndarray, points: int = 100) -> 
 
 
 def assess(samples: np.ndarray, label: np.ndarray, validation: np.ndarray, validation_label: np.ndarray,
-           n_bins: int = 15, points: int = 100, known: np.ndarray | None = None
+           n_bins: int = 15, points: int = 100, known: np.ndarray | None = None, scaling: str = "temperature"
            ) -> tuple[dict, dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
     """Everything the uncertainty rule reports about one method, from sampled probabilities (N, T, C) of labelled
     test objects and the mean probabilities (V, C) of the validation objects (for temperature scaling).
 
     ``known`` (N,) marks objects of classes the model was trained on (default all); the others are
     out-of-distribution: each score's AUROC at finding them is reported, and they are left out of the rest.
+    ``scaling`` (CALIBRATIONS) is how the calibrated output is fitted on the validation objects.
     Returns the metrics, the per-object scores, the reliability bins (before and after temperature scaling) and
     the risk-coverage points of every score."""
     per_object = scores(samples)
@@ -162,8 +184,12 @@ def assess(samples: np.ndarray, label: np.ndarray, validation: np.ndarray, valid
     ood = {name: auroc(score, ~known) for name, score in per_object.items()} if not known.all() else None
     mean, label = mean[known], np.asarray(label)[known]
     wrong = mean.argmax(axis=1) != label
+    if scaling not in CALIBRATIONS:
+        raise ValueError(f"unknown calibration {scaling!r} (one of {', '.join(CALIBRATIONS)})")
     temperature = fit_temperature(validation, validation_label)
-    calibrated = with_temperature(mean, temperature)
+    scale, bias = (fit_vector_scaling(validation, validation_label, temperature) if scaling == "vector"
+                   else (1.0 / temperature, 0.0))
+    calibrated = with_scaling(mean, scale, bias)
     curves, coverage = [], {}
     for name, score in per_object.items():
         curve, coverage[name] = risk_coverage(score[known], ~wrong, points)
@@ -176,6 +202,7 @@ def assess(samples: np.ndarray, label: np.ndarray, validation: np.ndarray, valid
         "risk_coverage": coverage,
         "calibration": calibration(mean, label, n_bins),
         "temperature": temperature,
+        "scaling": {"method": scaling, "scale": np.atleast_1d(scale).tolist(), "bias": np.atleast_1d(bias).tolist()},
         "calibrated": calibration(calibrated, label, n_bins),
         "ood": ood, "n_ood": int((~known).sum()),
     }

@@ -41,6 +41,7 @@ class UncertaintySettings:
     max_rows: int = 1024  # rows of one forward of the T-times repeated batch (more is faster on a GPU only)
     batch_size: int = 256  # objects per forward before repetition
     seed: int = 0  # of the dropout masks and Gumbel noise
+    calibration: str = "temperature"  # the calibrated output, fitted on the validation objects (CALIBRATIONS)
 
 
 def members_of(model_paths: list[str | Path]) -> tuple[list, ModelCard]:
@@ -74,8 +75,9 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     """Score every labelled test object by ``method`` (astroflow.uncertainty.METHODS; ``ensemble`` joins the models of
     ``model_paths``, the other methods take one) and write: the per-object table (mean probabilities, prediction,
     every score), metrics.json, reliability bins and risk-coverage points (CSV, the report's figure data).
-    Temperature scaling is fitted on the fine-tuning run's validation objects. A model trained with classes held out
-    (its card lists fewer classes than the store) is scored on every test object: those of the held-out classes are
+    The calibration (temperature or vector scaling, settings.calibration) is fitted on the fine-tuning run's
+    validation objects. A model trained with classes held out (its card lists fewer classes than the store) is
+    scored on every test object: those of the held-out classes are
     out-of-distribution (each score's AUROC at finding them), the rest of the metrics are of the others. A model that
     reads light-curve features reads them from ``features_path`` (the workflow's table) when given. Returns the
     metrics."""
@@ -103,7 +105,7 @@ def uncertainty(method: str, model_paths: list[str | Path], store_path: str | Pa
     if held_out_classes and known.all():
         log.warning("no test object of the held-out classes %s: no out-of-distribution AUROC", held_out_classes)
     metrics, per_object, bins, curves = assess(samples, label[test], draw(validation).mean(axis=1), label[validation],
-                                               settings.bins, settings.coverage_points, known)
+                                               settings.bins, settings.coverage_points, known, settings.calibration)
     mean = samples.mean(axis=1)
     table = predictions_table(ragged.object_id[test], label[test], mean, card.class_names)
     names = np.asarray(store.class_names, dtype=object)
