@@ -25,7 +25,7 @@ SCORE_NAMES = {"max_p": "1 - max p", "smp": "SMP", "pv": "PV", "bald": "BALD", "
 
 def runs(metrics: Sequence[str | Path]) -> pd.DataFrame:
     """One row per (run, score): the run's position in ``metrics``, its model keys, method, fold, seed, the score's
-    misclassification ROC-AUC and AURC, and the run's ECE before and after temperature scaling and the ECE floor."""
+    misclassification ROC-AUC and AURC, and the run's ECE before and after calibration and the ECE floor."""
     table = pd.concat([rows([path]).assign(run=i) for i, path in enumerate(metrics)], ignore_index=True)
     return table.assign(n_per_class=table["n_per_class"].astype(str), auroc=table["auroc"].astype(float))
 
@@ -91,7 +91,8 @@ def _method_grid(groups: pd.DataFrame, panel: tuple[float, float]) -> tuple:
 
 def reliability_diagrams(metrics: Sequence[str | Path], reliability: Sequence[str | Path], out_png: str | Path):
     """Accuracy against confidence (max of the mean probabilities) in confidence bins, one panel per method (a row
-    per model): bars before temperature scaling, a line after; the diagonal is perfect calibration. Returns the figure."""
+    per model): bars before calibration (temperature or vector scaling), a line after; the diagonal is perfect
+    calibration. Returns the figure."""
     _check(metrics, reliability, "reliability.csv")
     table, columns = runs(metrics), {"lower", "upper", "count", "confidence", "accuracy", "output"}
     ece = table.groupby("run")[["ece", "ece_calibrated", "ece_floor"]].first()
@@ -103,7 +104,7 @@ def reliability_diagrams(metrics: Sequence[str | Path], reliability: Sequence[st
                color=style.RAW, edgecolor="white", lw=0.3, label="mean prediction")
         done = calibrated.dropna(subset=["accuracy"])
         ax.plot(done["confidence"], done["accuracy"], color=style.CALIBRATED, marker="o", ms=2,
-                label="temperature-scaled")
+                label="calibrated (uncertainty.calibration)")
         style.identity(ax, 0.0, 1.0)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max p)", ylabel="accuracy")
         scores = ece.loc[group.runs].mean()

@@ -111,7 +111,7 @@ def markdown(table: pd.DataFrame) -> str:
     ood = "held_out" in table
     header = ["model", "init", "n", *(["held out"] if ood else []), "method", "score", "runs", "ROC-AUC",
               "vs 1 - max p (paired)", "worst run", "95% interval > 0", "AURC",
-              *(["OOD AUROC"] if ood else []), "macro-F1", "ECE", "ECE (T-scaled)", "ECE floor", "cost"]
+              *(["OOD AUROC"] if ood else []), "macro-F1", "ECE", "ECE (calibrated)", "ECE floor", "cost"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in table.itertuples(index=False):
         cells = [r.model, r.init, r.n_per_class, *([r.held_out] if ood else []), r.method, r.score, r.runs,
