@@ -194,7 +194,7 @@ def write_run(directory, method, seed, objects, scores_):
     return directory
 
 
-def test_summary_compares_every_score_with_the_deterministic_one_of_the_same_seed(tmp_path):
+def test_summary_compares_every_score_with_the_deterministic_run_beside_it(tmp_path):
     rng = np.random.default_rng(2)
     objects = pd.DataFrame({"object_id": [f"o{i}" for i in range(300)], "label": rng.choice(["A", "B"], 300),
                             "p_A": 0.5, "p_B": 0.5})
@@ -204,8 +204,9 @@ def test_summary_compares_every_score_with_the_deterministic_one_of_the_same_see
         wrong = (det["pred"] != det["label"]).to_numpy()
         runs.append(write_run(tmp_path / f"s{seed}" / "deterministic", "deterministic", seed, det,
                               {"max_p": wrong + rng.normal(0, 1, 300)}))
-        # the stochastic run: the same predictions, a better score; its objects in another order
-        runs.append(write_run(tmp_path / f"s{seed}" / "mc_dropout", "mc_dropout", seed, det[::-1],
+        # the stochastic run beside it: the same predictions, a better score, its objects in another order, and the
+        # seed of its first model (as an ensemble's, whose s<k> joins seeds k*M ..)
+        runs.append(write_run(tmp_path / f"s{seed}" / "mc_dropout", "mc_dropout", 3 * seed, det[::-1],
                               {"smp": (wrong + rng.normal(0, 0.3, 300))[::-1]}))
     metrics, objects_ = [r / "metrics.json" for r in runs], [r / "objects.parquet" for r in runs]
     table = write_summary(metrics, tmp_path / "u.csv", tmp_path / "u.md", objects_).set_index(["method", "score"])

@@ -19,14 +19,14 @@ KEYS = ["model", "init", "n_per_class", "method"]
 MODEL = [*KEYS[:3], "held_out"]  # held_out: the classes left out of its training, comma-separated ("" for none)
 GROUP = [*MODEL, "method"]
 VALUES = ["auroc", "vs_max_p", "aurc", "macro_f1", "ece", "ece_calibrated", "ece_floor", "seconds", "ood_auroc"]
-RUN = [*MODEL, "fold", "seed"]  # one fine-tuned model (or ensemble) of one fold and seed
 OOD = ["held_out", "ood_auroc_mean", "ood_auroc_std"]  # columns of a table with held-out classes only
 
 
 def rows(paths: Iterable[str | Path], objects: Iterable[str | Path] = ()) -> pd.DataFrame:
     """One row per (uncertainty run, score). With the runs' ``objects`` tables (objects.parquet beside each
-    metrics.json): ``vs_max_p``, the score's ROC-AUC less that of 1 - max p of the deterministic run of the same model,
-    fold and seed, and its 95% paired bootstrap interval (``vs_max_p_low``, ``vs_max_p_high``); NaN without one."""
+    metrics.json): ``vs_max_p``, the score's ROC-AUC less that of 1 - max p of the deterministic run beside it (the
+    same model, fold and seed wildcard: ensemble s<k> against deterministic s<k>), and its 95% paired bootstrap
+    interval (``vs_max_p_low``, ``vs_max_p_high``); NaN without one."""
     out = []
     for path in paths:
         try:
@@ -63,18 +63,16 @@ def with_differences(table: pd.DataFrame, objects: Iterable[str | Path]) -> pd.D
     """``table`` with vs_max_p and its interval (see rows) for the runs whose objects.parquet is in ``objects``."""
     where = {Path(path).parent: path for path in objects}
     table = table.assign(vs_max_p=float("nan"), vs_max_p_low=float("nan"), vs_max_p_high=float("nan"))
-    runs = table.drop_duplicates("directory")
-    baseline = {tuple(r[RUN]): r["directory"] for _, r in runs[runs["method"] == "deterministic"].iterrows()}
-    for _, run in runs.iterrows():
-        base = baseline.get(tuple(run[RUN]))
-        if base not in where or run["directory"] not in where:
+    for directory in table["directory"].unique():
+        base = directory.parent / "deterministic"
+        if base not in where or directory not in where:
             continue
-        this, det = misclassified(where[run["directory"]]), misclassified(where[base])
+        this, det = misclassified(where[directory]), misclassified(where[base])
         if not this.index.sort_values().equals(det.index.sort_values()):
-            raise InputError(where[run["directory"]], f"scores other test objects than {where[base]}")
+            raise InputError(where[directory], f"scores other test objects than {where[base]}")
         det = det.loc[this.index]
-        for score in table.loc[table["directory"] == run["directory"], "score"]:
-            table.loc[(table["directory"] == run["directory"]) & (table["score"] == score),
+        for score in table.loc[table["directory"] == directory, "score"]:
+            table.loc[(table["directory"] == directory) & (table["score"] == score),
                       ["vs_max_p", "vs_max_p_low", "vs_max_p_high"]] = paired_difference(
                 this[score].to_numpy(), this["wrong"].to_numpy(), det["max_p"].to_numpy(), det["wrong"].to_numpy())
     return table
