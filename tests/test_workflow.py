@@ -111,6 +111,7 @@ def test_uncertainty_scores_every_test_object_by_every_method(ci_run):
     assert set(table["method"]) == {"deterministic", "mc_dropout", "hsa", "ha_mc_dropout", "ensemble"}
     assert set(table.loc[table["method"] == "deterministic", "score"]) == {"max_p", "entropy"}
     assert table.loc[table["method"] == "deterministic", "cost"].eq(1).all()
+    assert table["vs_max_p_mean"].notna().any()  # every score against the deterministic run beside it
     run = results / "uncertainty" / "astromer-tiny" / "pretrained" / "n4" / "f0" / "s0"
     split = pd.read_parquet(results / "split.parquet")
     test = set(split.loc[split["role"] == "test", "object_id"])
