@@ -8,7 +8,7 @@ from pathlib import Path
 from torch import nn
 
 from astroflow.errors import ConfigError, InputError
-from astroflow.spectra import cnn, vit
+from astroflow.spectra import cnn, inputs, vit
 
 NETWORKS = {**vit.PRESETS, **cnn.PRESETS}
 BASELINES = ("forest", "svm")
@@ -82,6 +82,7 @@ def _check_drawing(settings: dict, key: str) -> None:
         raise ConfigError(f"{key}.rows", f"must be a whole number from 1 to image_size, not {settings['rows']!r}")
     if not 0 <= settings["clip"] < 50:
         raise ConfigError(f"{key}.clip", f"must be a percentile in [0, 50), not {settings['clip']!r}")
-    if settings["kind"] == "tiles" and settings["image_size"] % (settings["patch_size"] or 16):
+    tile = inputs.drawing(settings)["tile"]
+    if settings["kind"] == "tiles" and settings["image_size"] % tile:
         raise ConfigError(f"{key}.patch_size", f"kind tiles needs a patch size that divides image_size "
-                                                 f"{settings['image_size']}, not {settings['patch_size'] or 16}")
+                                                 f"{settings['image_size']}, not {tile}")
